@@ -1,0 +1,1 @@
+"""The bundled album: composed and rendered by code in this package."""

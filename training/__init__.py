@@ -1,0 +1,1 @@
+"""noise-to-signal training: dataset generation, GAN training and model export."""
