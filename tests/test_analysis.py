@@ -1,0 +1,129 @@
+"""Music analysis on synthetic signals with known tempo, key, chords and sections."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from audio_fixtures import SR, click_track, triad, write_wav
+
+from renderer.analysis import Analysis, Segment, analyze_signal, analyze_track
+from renderer.analysis.beats import estimate_tempo, find_downbeats, track_beats
+from renderer.analysis.chords import recognise_chords
+from renderer.analysis.key import estimate_key, key_name
+from renderer.analysis.structure import cluster_labels, name_sections, segment
+from renderer.errors import AudioError
+
+
+def _song(bpm: float, progression: list[tuple[str, bool]], bars_each: int, *, seed: int = 0):
+    """Clicks at ``bpm`` with a triad per bar cycling through ``progression``."""
+    bar = 4 * 60.0 / bpm
+    seconds = bar * bars_each * len(progression)
+    clicks, beats = click_track(bpm, seconds, seed=seed)
+    harmony = np.concatenate([triad(r, m, bar * bars_each) for r, m in progression])
+    n = min(len(clicks), len(harmony))
+    return (clicks[:n] + harmony[:n]).astype(np.float32), beats
+
+
+@pytest.mark.parametrize("bpm", [98.0, 120.0, 132.0])
+def test_tempo_and_beats_on_click_tracks(bpm):
+    y, truth = click_track(bpm, 20.0, offset=0.25)
+    a = analyze_signal(y, sr=SR)
+    assert a.tempo == pytest.approx(bpm, rel=0.02)
+    import mir_eval
+
+    f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(truth), mir_eval.beat.trim_beats(a.beats))
+    assert f > 0.95
+    # downbeats are the accented clicks (every 4th from the first)
+    assert np.min(np.abs(a.downbeats[:, None] - truth[::4][None, :]), axis=1).max() < 0.07
+
+
+def test_tempo_degenerate_inputs():
+    assert estimate_tempo(np.zeros(100), frame_rate=43.0) == (120.0, 0.0)
+    assert estimate_tempo(np.ones(50), frame_rate=43.0)[1] == 0.0
+    assert track_beats(np.zeros(400), frame_rate=43.0, bpm=120).size == 0
+    beats = np.array([0.5, 1.0])
+    np.testing.assert_array_equal(
+        find_downbeats(beats, low_onset=np.zeros(10), chroma=np.zeros((12, 10)), frame_rate=43.0),
+        beats[:1],
+    )
+
+
+def test_key_and_chords_on_a_minor_progression():
+    prog = [("A", True), ("D", True), ("E", False), ("A", True)]
+    y, _ = _song(120.0, prog, 2)
+    a = analyze_signal(y, sr=SR)
+    assert a.key == "Am" and 0 < a.key_confidence <= 1
+    labels = [c.label for c in a.chords if c.end - c.start > 1.0]
+    assert (
+        labels[:4] == ["Am", "Dm", "E", "Am"][: len(labels[:4])]
+        and "Dm" in labels
+        and "E" in labels
+    )
+
+
+def test_key_profiles_and_names():
+    c_major = np.zeros((12, 4))
+    c_major[[0, 4, 7, 0, 2, 5, 9, 11], :] += 1.0
+    assert estimate_key(c_major)[0] == "C"
+    assert key_name(6, "minor") == "F#m" and key_name(3, "major") == "Eb"
+    assert estimate_key(np.zeros((12, 5))) == ("C", 0.0)
+    assert estimate_key(np.zeros((12, 0))) == ("C", 0.0)
+
+
+def test_chords_empty_and_no_chord():
+    assert recognise_chords(np.zeros((12, 0)), times=np.zeros(0), end_time=1.0) == []
+    segs = recognise_chords(np.zeros((12, 4)), times=np.arange(4.0), end_time=4.0)
+    assert segs == [(0.0, 4.0, "N")]
+
+
+def test_sections_at_texture_changes():
+    """8 bars clicks only, 8 bars clicks + chords, 8 bars chords only → boundaries near 16 s, 32 s."""
+    bpm, bar = 120.0, 2.0
+    clicks, _ = click_track(bpm, 48.0)
+    chords = np.concatenate([triad("C", False, 8.0), triad("G", False, 8.0)] * 3)[: len(clicks)]
+    y = clicks.copy()
+    s16, s32 = int(16 * SR), int(32 * SR)
+    y[s16:s32] += chords[s16:s32]
+    y[s32:] = chords[s32:] + 0.002 * np.random.default_rng(1).standard_normal(len(y) - s32)
+    a = analyze_signal(y.astype(np.float32), sr=SR)
+    starts = [s.start for s in a.sections[1:]]
+    assert any(abs(t - 16.0) <= bar * 1.5 for t in starts), starts
+    assert any(abs(t - 32.0) <= bar * 1.5 for t in starts), starts
+    assert a.sections[0].start == 0.0 and a.sections[-1].end == pytest.approx(48.0, abs=0.05)
+
+
+def test_structure_helpers():
+    assert name_sections([]) == []
+    assert name_sections([0.2, 0.5, 0.9, 0.3, 0.9, 0.1]) == [
+        "intro", "build", "drop", "breakdown", "drop", "outro"
+    ]  # fmt: skip
+    assert cluster_labels(np.array([[1.0, 0], [0, 1.0], [1.0, 0.01]])) == ["A", "B", "A"]
+    short = segment(np.zeros((3, 5)), beat_times=np.arange(5.0), downbeats=np.zeros(0),
+                    energy=np.zeros(5), duration=5.0)  # fmt: skip
+    assert short == [(0.0, 5.0, "intro (A)")]
+
+
+def test_silence_gives_an_empty_but_valid_analysis():
+    a = analyze_signal(np.zeros(SR * 3, dtype=np.float32), sr=SR)
+    assert a.tempo == 0.0 and a.beats.size == 0 and a.sections[0].label.startswith("silence")
+
+
+def test_analyze_track_caches_by_content(tmp_path):
+    y, _ = click_track(120.0, 8.0)
+    path = write_wav(tmp_path / "t.wav", y)
+    cache = tmp_path / "cache"
+    a = analyze_track(path, cache_dir=cache)
+    (entry,) = cache.glob("*.json")
+    data = json.loads(entry.read_text())
+    assert data["sha256"] == a.sha256 and data["source"] == str(path)
+    b = analyze_track(path, cache_dir=cache)
+    np.testing.assert_array_equal(a.beats, b.beats)
+    entry.write_text("{broken")
+    c = analyze_track(path, cache_dir=cache)
+    assert c.tempo == a.tempo
+    assert Analysis.from_dict(a.to_dict()).key == a.key
+    assert isinstance(Segment(0.0, 1.0, "x"), Segment)
+    with pytest.raises(AudioError, match="not found"):
+        analyze_track(tmp_path / "nope.wav")
