@@ -19,3 +19,26 @@ def rng() -> np.random.Generator:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random generator exported exactly like the real one (ONNX + safetensors + meta.json).
+
+    Same code path as ``training/export_onnx.py``; widths (16, 8, 8, 8, 8) keep the real ×16 scale,
+    so a (8, 4, 4) latent decodes to 64² in a few milliseconds.
+    """
+    import contextlib
+    import io
+
+    import torch
+
+    from renderer.generator import build_generator
+    from training.export_onnx import export_artefacts
+
+    torch.manual_seed(0)
+    generator = build_generator({"channels": [16, 8, 8, 8, 8], "groups": 4})
+    out = tmp_path_factory.mktemp("tiny_model")
+    with contextlib.redirect_stdout(io.StringIO()):
+        export_artefacts(generator, out, anchors=6, candidates=12, training_info={"tiny": True})
+    return out

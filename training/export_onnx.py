@@ -1,0 +1,252 @@
+"""Export the EMA generator to the artefacts the renderer loads (``models/``).
+
+``python training/export_onnx.py --checkpoint training/outputs/cpu/checkpoints/last.ckpt``
+
+Writes ``generator.fp32.onnx`` (opset 18, dynamic batch/height/width; checked with the ONNX checker
+and for parity with PyTorch), ``generator.safetensors`` (EMA weights, never a pickle),
+``meta.json`` (see ``renderer/model_meta.py``: latent shape, normalisation, artefact hashes,
+anchor latents chosen to cover the model's range of colour and texture with their statistics,
+PCA axes in latent-channel space, training config, dataset manifest hash) and ``samples.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+if __package__ in (None, ""):  # `python training/export_onnx.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from renderer.generator import Generator
+from renderer.model_meta import META_FORMAT, sha256_file
+
+PARITY_ATOL = 1e-4  # max |ONNX − torch| on tanh outputs in [-1, 1] (fp32; observed ~1e-6)
+STAT_NAMES = ("luma", "saturation", "warmth", "hue_deg", "contrast", "texture", "colourfulness")
+
+
+def image_stats(rgb: np.ndarray) -> dict:
+    """Colour/texture statistics of one image ``[H, W, 3]`` float in [0, 1]."""
+    luma = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    mx, mn = rgb.max(axis=2), rgb.min(axis=2)
+    saturation = float(((mx - mn) / (mx + 1e-3)).mean())
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    colourfulness = float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+    mean = rgb.reshape(-1, 3).mean(axis=0)
+    a, b = mean[0] - mean[1], 0.5 * (mean[0] + mean[1]) - mean[2]
+    texture = float(np.abs(np.diff(luma, axis=0)).mean() + np.abs(np.diff(luma, axis=1)).mean())
+    return {
+        "luma": round(float(luma.mean()), 4),
+        "saturation": round(saturation, 4),
+        "warmth": round(float(mean[0] - mean[2]), 4),
+        "hue_deg": round(float(np.degrees(np.arctan2(b, a)) % 360), 2),
+        "contrast": round(float(luma.std()), 4),
+        "texture": round(texture, 4),
+        "colourfulness": round(colourfulness, 4),
+        "mean_rgb": [round(float(v), 4) for v in mean],
+    }
+
+
+def tags_for(stats: dict, medians: dict) -> list[str]:
+    tags = ["warm" if stats["warmth"] > medians["warmth"] else "cool"]
+    tags.append("bright" if stats["luma"] > medians["luma"] else "dark")
+    tags.append("saturated" if stats["saturation"] > medians["saturation"] else "muted")
+    tags.append("busy" if stats["texture"] > medians["texture"] else "calm")
+    return tags
+
+
+@torch.no_grad()
+def choose_anchors(
+    generator: Generator, *, count: int = 16, candidates: int = 96, seed: int = 0
+) -> list[dict]:
+    """Farthest-point sampling in (normalised) stats space over ``candidates`` random latents."""
+    c = generator.config.latent_channels
+    rng = np.random.default_rng(seed)
+    seeds = rng.integers(0, 2**31 - 1, candidates)
+    latents = np.stack(
+        [np.random.default_rng(int(s)).standard_normal((c, 16, 16)) for s in seeds]
+    ).astype(np.float32)
+    images = []
+    for chunk in np.array_split(latents, max(1, candidates // 16)):
+        out = generator(torch.from_numpy(chunk)).permute(0, 2, 3, 1).numpy()
+        images.extend((out + 1) / 2)
+    stats = [image_stats(img) for img in images]
+    keys = ("luma", "saturation", "warmth", "contrast", "texture", "colourfulness")
+    feats = np.array([[s[k] for k in keys] for s in stats])
+    feats = (feats - feats.mean(axis=0)) / (feats.std(axis=0) + 1e-9)
+    chosen = [int(np.argmax(np.linalg.norm(feats, axis=1)))]
+    while len(chosen) < min(count, candidates):
+        dist = np.min(np.linalg.norm(feats[:, None] - feats[chosen][None], axis=2), axis=1)
+        chosen.append(int(np.argmax(dist)))
+    medians = {
+        k: float(np.median([s[k] for s in stats]))
+        for k in ("warmth", "luma", "saturation", "texture")
+    }
+    return [
+        {
+            "id": f"anchor-{i:02d}",
+            "seed": int(seeds[j]),
+            "latent": np.round(latents[j], 4).tolist(),
+            "stats": stats[j],
+            "tags": tags_for(stats[j], medians),
+        }
+        for i, j in enumerate(chosen)
+    ]
+
+
+@torch.no_grad()
+def channel_axes(
+    generator: Generator, *, samples: int = 8, delta: float = 0.5, seed: int = 1
+) -> dict:
+    """Directions in latent-channel space ordered by how much they change the image.
+
+    For each channel c, the latent is pushed by ``delta`` along e_c at every location and the change
+    of image statistics is measured; the SVD of that effect matrix ``[C, F]`` gives orthonormal
+    channel-space axes (left singular vectors) and their share of the visual effect.
+    """
+    c = generator.config.latent_channels
+    z = torch.from_numpy(
+        np.random.default_rng(seed).standard_normal((samples, c, 8, 8)).astype(np.float32)
+    )
+
+    def feats(x: torch.Tensor) -> np.ndarray:
+        imgs = ((generator(x) + 1) / 2).permute(0, 2, 3, 1).numpy()
+        return np.array(
+            [[image_stats(i)[k] for k in STAT_NAMES if k != "hue_deg"] for i in imgs]
+        ).mean(axis=0)
+
+    base = feats(z)
+    effect = np.stack(
+        [feats(z + delta * torch.eye(c)[k][None, :, None, None]) - base for k in range(c)]
+    )
+    u, s, _ = np.linalg.svd(effect, full_matrices=False)
+    variance = s**2 / (np.sum(s**2) + 1e-12)
+    return {
+        "basis": np.round(u.T, 5).tolist(),
+        "explained_variance": np.round(variance, 4).tolist(),
+    }
+
+
+def export_onnx(generator: Generator, path: Path, *, opset: int = 18) -> float:
+    """Write the ONNX graph with dynamic batch/height/width; returns max parity error."""
+    import onnx
+    import onnxruntime as ort
+
+    generator = generator.eval()
+    c = generator.config.latent_channels
+    example = torch.randn(1, c, 16, 16)
+    batch, height, width = (torch.export.Dim(n, min=1, max=4096) for n in ("batch", "h", "w"))
+    program = torch.onnx.export(
+        generator,
+        (example,),
+        dynamo=True,
+        opset_version=opset,
+        input_names=["z"],
+        output_names=["rgb"],
+        dynamic_shapes=({0: batch, 2: height, 3: width},),
+    )
+    program.save(str(path))
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for shape in ((2, c, 16, 16), (1, c, 17, 30), (3, c, 4, 4)):
+        z = torch.randn(*shape)
+        with torch.no_grad():
+            ref = generator(z).numpy()
+        got = session.run(None, {session.get_inputs()[0].name: z.numpy()})[0]
+        worst = max(worst, float(np.abs(got - ref).max()))
+    if worst > PARITY_ATOL:
+        raise RuntimeError(f"{path}: ONNX/torch parity error {worst:.2e} > {PARITY_ATOL:.0e}")
+    return worst
+
+
+def export_artefacts(
+    generator: Generator,
+    out_dir: str | Path,
+    *,
+    training_info: dict | None = None,
+    manifest: Path | None = None,
+    anchors: int = 16,
+    candidates: int = 96,
+    samples_png: bool = True,
+) -> dict:
+    """Write all renderer artefacts for ``generator`` into ``out_dir``; returns the meta dict."""
+    from safetensors.torch import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generator = generator.eval()
+    onnx_path = out_dir / "generator.fp32.onnx"
+    parity = export_onnx(generator, onnx_path)
+    st_path = out_dir / "generator.safetensors"
+    save_file({k: v.contiguous() for k, v in generator.state_dict().items()}, str(st_path))
+    anchor_list = choose_anchors(generator, count=anchors, candidates=max(candidates, anchors))
+    meta = {
+        "format": META_FORMAT,
+        "version": "1",
+        "latent_shape": [generator.config.latent_channels, 16, 16],
+        "scale": generator.config.scale,
+        "output": {
+            "range": [-1, 1],
+            "layout": "NCHW",
+            "channels": "RGB",
+            "to_uint8": "(x + 1) * 127.5",
+        },
+        "artefacts": {
+            "onnx": {
+                "path": onnx_path.name,
+                "sha256": sha256_file(onnx_path),
+                "opset": 18,
+                "dynamic_axes": ["batch", "h", "w"],
+                "parity_max_abs": parity,
+            },
+            "safetensors": {"path": st_path.name, "sha256": sha256_file(st_path)},
+        },  # fmt: skip
+        "generator_config": generator.config.to_dict(),
+        "parameters": sum(p.numel() for p in generator.parameters()),
+        "anchors": anchor_list,
+        "pca_axes": channel_axes(generator),
+        "training": training_info or {},
+        "dataset_manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()
+        if manifest and manifest.exists()
+        else None,
+        "versions": {"torch": torch.__version__, "onnx_opset": 18},
+    }
+    (out_dir / "meta.json").write_text(json.dumps(meta))
+    if samples_png:
+        from training.visualise import save_grid
+
+        z = torch.from_numpy(np.stack([np.asarray(a["latent"], np.float32) for a in anchor_list]))
+        with torch.no_grad():
+            save_grid(generator(z), out_dir / "samples.png", columns=4)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.train_gan import load_ema_generator
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--checkpoint", type=Path, default=Path("training/outputs/cpu/checkpoints/last.ckpt")
+    )
+    parser.add_argument("--out", type=Path, default=Path("models"))
+    parser.add_argument("--manifest", type=Path, default=Path("data/manifest.csv"))
+    parser.add_argument("--anchors", type=int, default=16)
+    args = parser.parse_args(argv)
+    generator, info = load_ema_generator(args.checkpoint)
+    meta = export_artefacts(
+        generator, args.out, training_info=info, manifest=args.manifest, anchors=args.anchors
+    )
+    print(f"exported to {args.out}: parity {meta['artefacts']['onnx']['parity_max_abs']:.2e}, "
+          f"{len(meta['anchors'])} anchors, {meta['parameters']} parameters")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+"""Train the GAN with PyTorch Lightning (manual optimisation).
+
+``python training/train_gan.py --config training/configs/cpu.yaml [--resume]``
+
+Objective (spec §5.2): non-saturating logistic loss, lazy R1 (γ every ``r1_interval`` steps, scaled
+by the interval), colour-statistics regulariser, AdamW(β=(0.5, 0.999)), cosine LR, EMA of G.
+Every ``sample_every`` iterations it writes a fixed-noise grid and an interpolation sweep from the
+EMA generator and logs SWD (Laplacian-pyramid patches) against a held-out real batch to
+``metrics.csv``. ``--resume`` continues from ``<out>/checkpoints/last.ckpt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+if __package__ in (None, ""):  # `python training/train_gan.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.losses import colour_regulariser, d_logistic, g_nonsaturating, r1_penalty
+from training.metrics import swd_pyramid
+from training.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str = "data/full"
+    manifest: str = "data/manifest.csv"
+    out_dir: str = "training/outputs/cpu"
+    crop: int = 64  # training resolution (random crops of the 256² images)
+    batch_size: int = 16
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    r1_gamma: float = 10.0
+    r1_interval: int = 16  # lazy R1: every N iterations, scaled by N
+    colour_weight: float = 0.5
+    ema_decay: float = 0.999
+    ema_warmup: int = 200  # EMA ramps in over the first iterations
+    max_iterations: int = 4000  # cosine schedule length
+    max_minutes: float | None = None  # wall-clock budget (stops cleanly, checkpoint kept)
+    precision: str = "32-true"  # or "bf16-mixed"
+    gradient_checkpointing: bool = False
+    sample_every: int = 200
+    checkpoint_every: int = 100
+    seed: int = 7
+    limit_images: int | None = None
+    holdout: int = 64  # images kept out of training for SWD
+    threads: int | None = None
+    generator: dict = field(default_factory=dict)
+    discriminator: dict = field(default_factory=dict)
+
+
+def load_train_config(path: Path | None, overrides: dict | None = None) -> TrainConfig:
+    data = yaml.safe_load(path.read_text()) if path else {}
+    data = {**(data or {}), **(overrides or {})}
+    known = set(TrainConfig.__dataclass_fields__)
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown training options {sorted(unknown)}")
+    if "betas" in data:
+        data["betas"] = tuple(data["betas"])
+    return TrainConfig(**data)
+
+
+def latent_hw(crop: int, scale: int) -> tuple[int, int]:
+    return crop // scale, crop // scale
+
+
+def make_module(cfg: TrainConfig):
+    import pytorch_lightning as pl
+
+    class GANModule(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.automatic_optimization = False
+            gcfg = GeneratorConfig.from_dict(cfg.generator) if cfg.generator else GeneratorConfig()
+            dch = cfg.discriminator.get("channels")
+            self.G = Generator(gcfg)
+            self.G.checkpointing = cfg.gradient_checkpointing
+            self.D = Discriminator(DiscriminatorConfig(tuple(dch)) if dch else None)
+            self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+            self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
+            self.noise = torch.Generator().manual_seed(cfg.seed)
+
+        def configure_optimizers(self):
+            opt_g = torch.optim.AdamW(
+                self.G.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+            )
+            opt_d = torch.optim.AdamW(
+                self.D.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+            )
+
+            def cosine(step: int) -> float:
+                return 0.5 * (
+                    1 + math.cos(math.pi * min(step, cfg.max_iterations) / cfg.max_iterations)
+                )
+
+            sched = [torch.optim.lr_scheduler.LambdaLR(o, cosine) for o in (opt_g, opt_d)]
+            return [opt_g, opt_d], sched
+
+        def sample_z(self, n: int) -> torch.Tensor:
+            h, w = latent_hw(cfg.crop, self.G.config.scale)
+            z = torch.randn(n, self.G.config.latent_channels, h, w, generator=self.noise)
+            return z.to(self.device)
+
+        def training_step(self, real: torch.Tensor, batch_idx: int) -> None:
+            opt_g, opt_d = self.optimizers()
+            it = int(self.iteration)
+            # --- discriminator
+            fake = self.G(self.sample_z(real.shape[0])).detach()
+            d_loss = d_logistic(self.D(real), self.D(fake))
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            r1 = torch.zeros(())
+            if it % cfg.r1_interval == 0:
+                r1 = r1_penalty(self.D, real)
+                self.manual_backward(0.5 * cfg.r1_gamma * cfg.r1_interval * r1)
+            opt_d.step()
+            # --- generator
+            fake = self.G(self.sample_z(real.shape[0]))
+            g_adv = g_nonsaturating(self.D(fake))
+            colour = colour_regulariser(fake, real)
+            opt_g.zero_grad(set_to_none=True)
+            self.manual_backward(g_adv + cfg.colour_weight * colour)
+            opt_g.step()
+            for sched in self.lr_schedulers():
+                sched.step()
+            self._update_ema(it)
+            self.iteration += 1
+            self.log_dict(
+                {
+                    "d": d_loss.detach(),
+                    "g": g_adv.detach(),
+                    "colour": colour.detach(),
+                    "r1": r1.detach(),
+                },
+                prog_bar=True,
+                on_step=True,
+            )
+
+        @torch.no_grad()
+        def _update_ema(self, it: int) -> None:
+            decay = (
+                min(cfg.ema_decay, (1 + it) / (10 + it)) if it < cfg.ema_warmup else cfg.ema_decay
+            )
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+                p_ema.lerp_(p.detach(), 1 - decay)
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+                b_ema.copy_(b)
+
+    return GANModule()
+
+
+class SamplerCallback:
+    """Writes fixed-noise grids, interpolation sweeps and SWD rows every ``sample_every`` steps."""
+
+    def __init__(self, cfg: TrainConfig, holdout: torch.Tensor, out: Path) -> None:
+        import pytorch_lightning as pl
+
+        self.cfg, self.holdout, self.out = cfg, holdout, out
+        outer = self
+
+        class _CB(pl.Callback):
+            def on_train_batch_end(self, trainer, module, *args) -> None:
+                it = int(module.iteration)
+                if it % outer.cfg.sample_every == 0 or it == 1:
+                    outer.snapshot(module, it)
+
+        self.callback = _CB()
+        z_gen = torch.Generator().manual_seed(12345)
+        self.grid_z = torch.randn(
+            16, 8, 16, 16, generator=z_gen
+        )  # 256² canvases: full texture scale
+        self.swd_z = torch.randn(len(holdout), 8, *latent_hw(cfg.crop, 16), generator=z_gen)
+        self.sweep_z = torch.randn(2, 8, 8, 8, generator=z_gen)
+
+    @torch.no_grad()
+    def snapshot(self, module, it: int) -> dict:
+        from training.visualise import save_grid
+
+        g = module.G_ema
+        samples = g(self.grid_z.to(module.device)).cpu()
+        save_grid(samples, self.out / "samples" / f"grid_{it:06d}.png", columns=4)
+        t = torch.linspace(0, 1, 8)[:, None, None, None]
+        a, b = self.sweep_z
+        sweep = g(((1 - t) * a + t * b) / torch.sqrt((1 - t) ** 2 + t**2)).cpu()
+        save_grid(sweep, self.out / "samples" / f"sweep_{it:06d}.png", columns=8)
+        fake = g(self.swd_z.to(module.device)).cpu()
+        swd = swd_pyramid(self.holdout, fake)
+        row = {"iteration": it, "time": round(time.time(), 1), "swd_mean": round(float(np.mean(swd)), 3),
+               **{f"swd_l{i}": round(v, 3) for i, v in enumerate(swd)}}  # fmt: skip
+        path = self.out / "metrics.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        return row
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
+    """Run (or continue) training; returns the path of the last checkpoint."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    from training.dataset import ImageFolderDataset, load_images
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+    images = load_images(Path(cfg.data_dir), manifest=Path(cfg.manifest), limit=cfg.limit_images)
+    holdout_imgs, train_imgs = images[: cfg.holdout], images[cfg.holdout :]
+    dataset = ImageFolderDataset(cfg.data_dir, images=train_imgs, crop=cfg.crop, seed=cfg.seed)
+    holdout = torch.stack(
+        [ImageFolderDataset(cfg.data_dir, images=holdout_imgs, crop=cfg.crop, augment=False)[i]
+         for i in range(len(holdout_imgs))]
+    )  # fmt: skip
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True, num_workers=0,
+                        generator=torch.Generator().manual_seed(cfg.seed))  # fmt: skip
+    module = make_module(cfg)
+    sampler = SamplerCallback(cfg, holdout, out)
+    ckpt = pl.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, save_top_k=0,
+                                        every_n_train_steps=2 * cfg.checkpoint_every)  # fmt: skip
+    budget = None
+    if cfg.max_minutes:
+        budget = {"minutes": cfg.max_minutes}
+    trainer = pl.Trainer(
+        accelerator="auto",
+        devices=1,
+        precision=cfg.precision,
+        max_steps=2 * cfg.max_iterations,  # manual optimisation: two optimizer steps per iteration
+        max_time=budget,
+        callbacks=[ckpt, sampler.callback],
+        logger=pl.loggers.CSVLogger(out, name="logs"),
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        log_every_n_steps=10,
+        num_sanity_val_steps=0,
+    )
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.fit(module, loader, ckpt_path=str(last) if resume and last.exists() else None)
+    trainer.save_checkpoint(last)
+    sampler.snapshot(module, int(module.iteration))
+    return last
+
+
+def load_ema_generator(checkpoint: Path) -> tuple[Generator, dict]:
+    """EMA generator + training info from a Lightning checkpoint (a trusted local file)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    params = state["state_dict"]
+    cfg_path = Path(checkpoint).parents[1] / "config.json"
+    info = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    gcfg = (
+        GeneratorConfig.from_dict(info["generator"]) if info.get("generator") else GeneratorConfig()
+    )
+    g = Generator(gcfg)
+    g.load_state_dict({k[len("G_ema.") :]: v for k, v in params.items() if k.startswith("G_ema.")})
+    info["iterations"] = int(params.get("iteration", torch.tensor(0)))
+    return g.eval(), info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=None, help="YAML of TrainConfig fields")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from <out>/checkpoints/last.ckpt"
+    )
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override fields")
+    args = parser.parse_args(argv)
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+    cfg = load_train_config(args.config, overrides)
+    last = train(cfg, resume=args.resume)
+    print(f"checkpoint: {last}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
