@@ -1,0 +1,101 @@
+"""The chunk model (ARCHITECTURE §2): a track's frames cut into independent chunks, and the run
+manifest that records finished chunks so a resumed run skips them after verifying their files.
+
+``renders/<run-id>/manifest.json``::
+
+    {"version": 1, "tracks": {"<id>": {"n_frames": N, "chunks": {"0": {
+        "start": 0, "stop": 300, "segment": "segments/<id>/0000.mp4", "segment_sha256": "…",
+        "frame_hashes": ["…", …], "chunk_hash": "…", "seconds": 12.3}, …}}}}
+
+The file is rewritten atomically (temp file + ``os.replace``) after every chunk, so a SIGKILL at
+any moment leaves either the previous or the new manifest, never a torn one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from renderer.model_meta import sha256_file
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    start: int  # first frame (inclusive)
+    stop: int  # last frame (exclusive)
+
+    @property
+    def frames(self) -> int:
+        return self.stop - self.start
+
+
+def plan_chunks(n_frames: int, *, fps: float, chunk_seconds: float) -> list[Chunk]:
+    """Cut ``[0, n_frames)`` into chunks of ``round(chunk_seconds × fps)`` frames (last shorter)."""
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be ≥ 1 (got {n_frames})")
+    size = max(1, int(round(chunk_seconds * fps)))
+    count = math.ceil(n_frames / size)
+    return [Chunk(i, i * size, min(n_frames, (i + 1) * size)) for i in range(count)]
+
+
+def frame_hash(frame) -> str:
+    """sha256 of one frame's RGB bytes (hex, first 32 characters)."""
+    return hashlib.sha256(
+        memoryview(frame).cast("B") if frame.flags.c_contiguous else frame.tobytes()
+    ).hexdigest()[:32]
+
+
+def combine_hashes(hashes: list[str]) -> str:
+    return hashlib.sha256("".join(hashes).encode()).hexdigest()
+
+
+class RunManifest:
+    """Finished chunks of a run, persisted in ``<run_dir>/manifest.json``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / "manifest.json"
+        self.data: dict[str, Any] = {"version": MANIFEST_VERSION, "tracks": {}}
+        if self.path.exists():
+            try:
+                loaded = json.loads(self.path.read_text())
+                if loaded.get("version") == MANIFEST_VERSION:
+                    self.data = loaded
+            except json.JSONDecodeError:
+                pass  # a corrupt manifest only costs re-rendering, never wrong output
+
+    def track(self, track_id: str, *, n_frames: int) -> dict[str, Any]:
+        entry = self.data["tracks"].setdefault(track_id, {"n_frames": n_frames, "chunks": {}})
+        if entry.get("n_frames") != n_frames:  # the plan changed: nothing recorded is reusable
+            entry.clear()
+            entry.update({"n_frames": n_frames, "chunks": {}})
+        return entry
+
+    def finished(self, track_id: str, chunk: Chunk) -> dict[str, Any] | None:
+        """The chunk's record if its segment exists and still has the recorded hash."""
+        record = self.data["tracks"].get(track_id, {}).get("chunks", {}).get(str(chunk.index))
+        if not record or (record["start"], record["stop"]) != (chunk.start, chunk.stop):
+            return None
+        segment = self.run_dir / record["segment"]
+        if not segment.is_file() or sha256_file(segment) != record["segment_sha256"]:
+            return None
+        return record
+
+    def record(self, track_id: str, chunk: Chunk, **fields: Any) -> None:
+        entry = self.data["tracks"][track_id]
+        entry["chunks"][str(chunk.index)] = {"start": chunk.start, "stop": chunk.stop, **fields}
+        self.save()
+
+    def save(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".manifest.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.data))
+        os.replace(tmp, self.path)

@@ -1,0 +1,110 @@
+"""Previews captured while a track renders: PNG keyframes at section starts, a short GIF, and a
+1280×720 thumbnail (YouTube's custom-thumbnail size) from the most striking keyframe.
+
+Frames are picked by index as they stream past, so nothing is decoded twice and memory stays small
+(a few keyframes plus ~3 s of GIF frames at 8 fps and 320 px wide).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+GIF_SECONDS = 3.0
+GIF_FPS = 8
+GIF_WIDTH = 320
+THUMB_SIZE = (1280, 720)
+
+
+def striking_score(frame: np.ndarray) -> float:
+    """Colourfulness (Hasler–Süsstrunk) × contrast × detail of a uint8 RGB frame."""
+    f = frame.astype(np.float32) / 255.0
+    rg = f[..., 0] - f[..., 1]
+    yb = 0.5 * (f[..., 0] + f[..., 1]) - f[..., 2]
+    colourfulness = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+    luma = f @ np.array([0.299, 0.587, 0.114], np.float32)
+    detail = float(np.abs(cv2.Laplacian(luma, cv2.CV_32F)).mean())
+    return float(colourfulness * (luma.std() + 1e-3) * (detail + 1e-3))
+
+
+@dataclass
+class PreviewCollector:
+    """Collects frames for one track's previews. ``keyframes`` maps frame index → label."""
+
+    out_dir: Path
+    track_id: str
+    fps: float
+    keyframes: dict[int, str]
+    gif_start: int
+    kept: dict[int, np.ndarray] = field(default_factory=dict)
+    gif: list[np.ndarray] = field(default_factory=list)
+
+    @classmethod
+    def for_track(cls, out_dir: Path, track_id: str, *, fps: float, n_frames: int,
+                  sections: list[tuple[float, str]], highlight: float) -> PreviewCollector:  # fmt: skip
+        keys = {
+            min(n_frames - 1, int(round(t * fps)) + int(fps // 2)): label for t, label in sections
+        }
+        keys.setdefault(n_frames // 2, "middle")
+        start = int(round(highlight * fps))
+        start = max(0, min(start, n_frames - int(GIF_SECONDS * fps)))
+        return cls(out_dir, track_id, fps, keys, start)
+
+    def offer(self, frame: np.ndarray, index: int) -> None:
+        if index in self.keyframes:
+            self.kept[index] = frame.copy()
+        step = max(1, int(round(self.fps / GIF_FPS)))
+        if (
+            self.gif_start <= index < self.gif_start + GIF_SECONDS * self.fps
+            and (index - self.gif_start) % step == 0
+        ):
+            h, w = frame.shape[:2]
+            self.gif.append(
+                cv2.resize(
+                    frame,
+                    (GIF_WIDTH, max(2, round(h * GIF_WIDTH / w))),
+                    interpolation=cv2.INTER_AREA,
+                )
+            )
+
+    def write(self, thumbnails_dir: Path) -> dict:
+        """Write keyframes, GIF and thumbnail; returns their paths (relative names) and scores."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        written, scores = [], {}
+        for index in sorted(self.kept):
+            label = self.keyframes[index].split(" (")[0].replace(" ", "-")
+            path = self.out_dir / f"{self.track_id}_{index:06d}_{label}.png"
+            Image.fromarray(self.kept[index]).save(path)
+            written.append(path)
+            scores[index] = striking_score(self.kept[index])
+        gif_path = None
+        if self.gif:
+            gif_path = self.out_dir / f"{self.track_id}.gif"
+            images = [
+                Image.fromarray(f).quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+                for f in self.gif
+            ]
+            images[0].save(
+                gif_path,
+                save_all=True,
+                append_images=images[1:],
+                duration=int(1000 / GIF_FPS),
+                loop=0,
+            )
+        thumb = None
+        if scores:
+            best = max(scores, key=scores.get)
+            thumbnails_dir.mkdir(parents=True, exist_ok=True)
+            thumb = thumbnails_dir / f"{self.track_id}.jpg"
+            frame = cv2.resize(self.kept[best], THUMB_SIZE, interpolation=cv2.INTER_CUBIC)
+            Image.fromarray(frame).save(thumb, quality=92)
+        return {
+            "keyframes": [str(p) for p in written],
+            "gif": str(gif_path) if gif_path else None,
+            "thumbnail": str(thumb) if thumb else None,
+            "thumbnail_frame": max(scores, key=scores.get) if scores else None,
+        }
