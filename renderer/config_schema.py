@@ -1,0 +1,365 @@
+"""``render.yaml`` schema (spec §7.3) in pydantic v2, preset overlays and CLI overrides.
+
+Every model forbids unknown keys. Precedence, lowest first (ARCHITECTURE §9, STYLE 2)::
+
+    schema defaults < quality table < preset YAML < fields set in render.yaml < per-track block < CLI
+
+"Fields set" means written in the file (pydantic's ``model_fields_set``), so a preset's smoothing
+is only replaced where the user wrote a value. ``--quality`` on the command line re-applies its
+table over render.yaml (``--quality full`` turns the bundled 30 fps config into 60 fps with 2×
+oversampling), while ``--fps``/``--resolution`` on the same command line win over it.
+Relative paths are relative to the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from renderer.errors import ConfigError
+
+TRACK_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ANCHOR_STATS = ("luma", "saturation", "warmth", "contrast", "texture", "colourfulness")
+MAX_W, MAX_H = 7680, 4320
+QUALITY: dict[str, dict[str, Any]] = {
+    # draft halves the resolution (see _apply_quality) and uses the fast encode profile.
+    "draft": {"frame_rate": 24, "render": {"oversample": 1}, "encode": {"profile": "draft"}},
+    "standard": {"frame_rate": 30, "render": {"oversample": 1}},
+    "full": {"frame_rate": 60, "render": {"oversample": 2}},
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class TempoSync(Strict):
+    enabled: bool = True
+    subdivision: float = Field(1.0, ge=0.125, le=8.0)  # pulse period in beats: 0.5 = eighths
+
+
+class AnchorPreference(Strict):
+    """Scores anchors by ``meta.json`` statistics/tags; softmax(score / temperature) → weights."""
+
+    prefer: dict[str, float] = Field(default_factory=dict)  # stat → weight on its z-score
+    tags: dict[str, float] = Field(default_factory=dict)  # tag → score bonus when present
+    temperature: float = Field(1.0, ge=0.05, le=10.0)
+    per_scene: int = Field(3, ge=1, le=8)  # anchors a scene drifts between
+    shuffle_seed: int = Field(0, ge=0)
+
+    @field_validator("prefer")
+    @classmethod
+    def _known_stats(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(ANCHOR_STATS))
+        if unknown:
+            raise ValueError(f"unknown anchor stat(s) {unknown}; valid: {list(ANCHOR_STATS)}")
+        return value
+
+
+class Motion(Strict):
+    """How features map to motion (see renderer/controller.py for the formulas)."""
+
+    pulse_strength: float = Field(0.35, ge=0.0, le=1.5)  # latent push at pulse = 1 (× norm)
+    pulse_decay: float = Field(0.35, ge=0.02, le=4.0)  # pulse e-folding time in beats
+    beat_pulse: float = Field(0.8, ge=0.0, le=1.0)  # weight of the tempo-synced pulse
+    onset_pulse: float = Field(0.5, ge=0.0, le=1.0)  # weight of the onset-driven pulse
+    percussive_gain: float = Field(0.6, ge=0.0, le=1.0)  # beat pulse scaled by percussive energy
+    pulse_axis: int = Field(0, ge=0, le=63)  # PCA axis of meta.json the pulse pushes along
+    drift_speed: float = Field(0.04, ge=0.0, le=2.0)  # anchor cycles per second, silent
+    harmonic_drift: float = Field(0.12, ge=0.0, le=2.0)  # extra cycles/s at harmonic = 1
+    focus: float = Field(2.5, ge=0.0, le=20.0)  # how close the drift stays to single anchors
+    chroma_anchor: float = Field(1.0, ge=0.0, le=8.0)  # logit boost from the anchor's pitch class
+    energy_wander: float = Field(0.5, ge=0.0, le=1.0)  # share of wander that follows loudness
+    scene_changes: bool = True
+    crossfade: float = Field(0.75, ge=0.0, le=10.0)  # seconds from one scene's anchors to the next
+    min_scene: float = Field(2.0, ge=0.0, le=120.0)  # boundaries closer than this are merged
+
+
+class ControllerSettings(Strict):
+    preset: str = "default"
+    smoothing_alpha: float = Field(0.9, ge=0.0, le=0.999)  # per frame at 30 fps
+    wander_seed: int | None = Field(None, ge=0)
+    wander_scale: float = Field(0.25, ge=0.0, le=1.0)  # max wander norm / latent norm
+    wander_speed: float = Field(0.08, ge=0.0, le=4.0)  # Hz of the slowest wander component
+    tempo_sync: TempoSync = TempoSync()
+    anchors: AnchorPreference = AnchorPreference()
+    motion: Motion = Motion()
+
+
+class PostFXConfig(Strict):
+    """Mirror of :class:`renderer.postfx.PostFXSettings` (tests keep the fields in step)."""
+
+    tone_curve: Literal["none", "filmlog", "aces", "contrast"] = "filmlog"
+    lut: str | None = None
+    lut_strength: float = Field(1.0, ge=0.0, le=1.0)
+    exposure: float = Field(0.0, ge=-4.0, le=4.0)
+    vignette: float = Field(0.25, ge=0.0, le=1.0)
+    grain_intensity: float = Field(0.15, ge=0.0, le=1.0)
+    chroma_shift: float = Field(0.004, ge=0.0, le=0.05)
+    persistence: float = Field(0.0, ge=0.0, le=0.98)
+    pulse_exposure: float = Field(0.0, ge=-4.0, le=4.0)
+    saturation: float = Field(1.0, ge=0.0, le=3.0)
+
+
+class AlbumConfig(Strict):
+    root: Path = Path("album")
+    tracklist: Path = Path("album/tracklist.json")
+
+
+class ModelConfig(Strict):
+    dir: Path = Path("models")
+    backend: Literal["onnx", "torch"] = "onnx"
+
+
+class AudioConfig(Strict):
+    sample_rate: int = Field(48000, ge=8000, le=192000)
+    normalization: float = Field(-14.0, ge=-30.0, le=-5.0)  # integrated LUFS
+
+
+class DecoderConfig(Strict):
+    batch_size: int = Field(8, ge=1, le=256)
+    execution_provider: Literal["auto", "cuda", "cpu"] = "auto"
+    threads: int | None = Field(None, ge=1, le=256)
+
+
+class EncodeConfig(Strict):
+    profile: Literal["youtube", "webm", "master", "draft"] = "youtube"
+    webm: bool = False  # also write <id>.webm
+    ffmpeg_path: Path | None = None
+    threads: int | None = Field(None, ge=1, le=64)
+
+
+class RenderOptions(Strict):
+    chunk_seconds: float = Field(10.0, ge=1.0, le=600.0)
+    oversample: int = Field(1, ge=1, le=4)
+    keep_frames: bool = False
+    debug_frames: bool = False
+    previews: bool = True
+
+
+class RunOptions(Strict):
+    """Per-invocation switches (normally from the CLI); not part of the run id."""
+
+    tracks: list[str] | None = None
+    resume: bool = False
+    dry_run: bool = False
+
+
+class Trim(Strict):
+    start: float = Field(0.0, ge=0.0)
+    end: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Trim:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class TrackOverride(Strict):
+    id: Annotated[str, Field(pattern=TRACK_ID)]
+    src: str | None = None
+    preset: str | None = None
+    seed: int | None = Field(None, ge=0)
+    trim: Trim | None = None
+    controller: ControllerSettings | None = None
+    postfx: PostFXConfig | None = None
+
+
+class RenderConfig(Strict):
+    output_root: Path = Path("renders")
+    run_id: Annotated[str, Field(pattern=TRACK_ID)] | None = None
+    quality: Literal["draft", "standard", "full"] = "standard"
+    frame_rate: int = Field(30, ge=24, le=120)
+    resolution: tuple[int, int] = (1920, 1080)
+    seed: int = Field(0, ge=0)
+    album: AlbumConfig = AlbumConfig()
+    model: ModelConfig = ModelConfig()
+    audio: AudioConfig = AudioConfig()
+    controller: ControllerSettings = ControllerSettings()
+    decoder: DecoderConfig = DecoderConfig()
+    postfx: PostFXConfig = PostFXConfig()
+    encode: EncodeConfig = EncodeConfig()
+    render: RenderOptions = RenderOptions()
+    run: RunOptions = RunOptions()
+    tracks: list[TrackOverride] | None = None
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("resolution")
+    @classmethod
+    def _encodable(cls, value: tuple[int, int]) -> tuple[int, int]:
+        width, height = value
+        # H.264/VP9 with 4:2:0 chroma need even sizes; macroblock alignment is the encoder's job.
+        if width % 2 or height % 2:
+            raise ValueError(
+                f"width and height must be even for 4:2:0 video (got {width}x{height})"
+            )
+        if not (64 <= width <= MAX_W and 64 <= height <= MAX_H):
+            raise ValueError(f"must lie within 64x64 .. {MAX_W}x{MAX_H} (got {width}x{height})")
+        return value
+
+    @field_validator("tracks")
+    @classmethod
+    def _unique_ids(cls, value: list[TrackOverride] | None) -> list[TrackOverride] | None:
+        ids = [t.id for t in value or []]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"track ids must be unique (repeated: {dupes})")
+        return value
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory that relative paths are resolved against (the config file's)."""
+        return self._source.parent if self._source else Path.cwd()
+
+    def path(self, value: str | Path) -> Path:
+        """``value`` resolved against :attr:`base_dir` (absolute paths stay as they are)."""
+        value = Path(value)
+        return value if value.is_absolute() else (self.base_dir / value)
+
+    def run_identity(self) -> str:
+        """``run_id`` if set, else ``run-<hash>`` of the config without per-invocation switches."""
+        if self.run_id:
+            return self.run_id
+        data = self.model_dump(mode="json", exclude={"run", "run_id"})
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        return f"run-{digest[:10]}"
+
+    def run_dir(self) -> Path:
+        return self.path(self.output_root) / self.run_identity()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able resolved config (for ``meta.json``), including the effective run id."""
+        data = self.model_dump(mode="json")
+        data["run_id"] = self.run_identity()
+        return data
+
+
+def explicit(model: BaseModel) -> dict[str, Any]:
+    """Only the fields written by the user, recursively (an overlay for :func:`deep_merge`)."""
+    out: dict[str, Any] = {}
+    for name in model.model_fields_set:
+        value = getattr(model, name)
+        out[name] = explicit(value) if isinstance(value, BaseModel) else value
+    return out
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overlay`` applied; nested dicts merge, everything else replaces."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    """``source: a.b.c: message (got value)`` lines, one per pydantic error."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        got = f" (got {err['input']!r})" if err["type"] != "missing" and "input" in err else ""
+        if err["type"] == "value_error" and "(got" in msg:
+            got = ""  # our validators already quote the value
+        if err["type"] == "extra_forbidden":
+            msg, got = "unknown field", ""
+        lines.append(f"{source}: {loc}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """``yaml.safe_load`` of a mapping; :class:`ConfigError` naming the file otherwise."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: config file not found") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def build_config(
+    raw: dict[str, Any], *, source: str | Path = "render.yaml", overrides: dict | None = None
+) -> RenderConfig:
+    """Validate a ``render.yaml`` mapping with CLI ``overrides`` (see :func:`overrides_from_args`)."""
+    from renderer.config_cli import apply_overrides, apply_quality
+    from renderer.presets import check_preset_name
+
+    raw = dict(raw)
+    if "quality" in raw and raw["quality"] in QUALITY:
+        raw = apply_quality(raw, raw["quality"], force=False)
+    raw = apply_overrides(raw, overrides or {})
+    try:
+        config = RenderConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(source), exc)) from None
+    names = [("controller.preset", config.controller.preset)]
+    names += [(f"tracks.{t.id}.preset", t.preset) for t in config.tracks or [] if t.preset]
+    for field_path, name in names:
+        check_preset_name(name, where=f"{source}: {field_path}")
+    config._source = Path(source) if isinstance(source, Path) else None
+    return config
+
+
+def load_config(path: str | Path, *, overrides: dict | None = None) -> RenderConfig:
+    """Read, overlay and validate ``render.yaml``; raises :class:`ConfigError` naming file+field."""
+    path = Path(path)
+    config = build_config(read_yaml(path), source=path, overrides=overrides)
+    config._source = path.resolve()
+    return config
+
+
+# Re-exported so callers need one import (CONTRACTS). Resolved lazily (PEP 562) because those
+# modules import this one.
+_REEXPORTS = {
+    "CLI_FIELDS": "renderer.config_cli",
+    "add_cli_arguments": "renderer.config_cli",
+    "apply_overrides": "renderer.config_cli",
+    "overrides_from_args": "renderer.config_cli",
+    "parse_resolution": "renderer.config_cli",
+    "TrackPlan": "renderer.tracklist",
+    "TrackSpec": "renderer.tracklist",
+    "derive_seed": "renderer.tracklist",
+    "load_tracklist": "renderer.tracklist",
+    "resolve_track": "renderer.tracklist",
+    "select_tracks": "renderer.tracklist",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REEXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_REEXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "ControllerSettings",
+    "PostFXConfig",
+    "RenderConfig",
+    "build_config",
+    "load_config",
+    *_REEXPORTS,
+]
