@@ -66,14 +66,20 @@ class ModelMeta:
         try:
             rel = self.artefacts[kind]["path"]
         except KeyError as exc:
-            raise ModelError(f"{self.model_dir / 'meta.json'}: no '{kind}' artefact listed") from exc
+            raise ModelError(
+                f"{self.model_dir / 'meta.json'}: no '{kind}' artefact listed"
+            ) from exc
         path = (self.model_dir / rel).resolve()
         if self.model_dir.resolve() not in path.parents:
-            raise ModelError(f"{self.model_dir / 'meta.json'}: artefact path {rel!r} leaves {self.model_dir}")
+            raise ModelError(
+                f"{self.model_dir / 'meta.json'}: artefact path {rel!r} leaves {self.model_dir}"
+            )
         return path
 
 
-def latent_grid(resolution: tuple[int, int], *, scale: int = 16, upscale: int = 4) -> tuple[int, int]:
+def latent_grid(
+    resolution: tuple[int, int], *, scale: int = 16, upscale: int = 4
+) -> tuple[int, int]:
     """Latent ``(h, w)`` for an output ``(width, height)``.
 
     Frames decode at ``(h*scale, w*scale)`` and are upscaled ``≈upscale``× to the output, so a
@@ -99,7 +105,9 @@ def load_model_meta(model_dir: str | Path) -> ModelMeta:
     try:
         raw = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise ModelError(f"{path}: model metadata not found (train and export a model first)") from exc
+        raise ModelError(
+            f"{path}: model metadata not found (train and export a model first)"
+        ) from exc
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: not valid JSON ({exc})") from exc
     if raw.get("format") != META_FORMAT:

@@ -186,6 +186,7 @@ def export_artefacts(
     parity = export_onnx(generator, onnx_path)
     st_path = out_dir / "generator.safetensors"
     save_file({k: v.contiguous() for k, v in generator.state_dict().items()}, str(st_path))
+    st_path.chmod(0o644)  # safetensors writes 0600; the artefact is meant to be shared
     anchor_list = choose_anchors(generator, count=anchors, candidates=max(candidates, anchors))
     meta = {
         "format": META_FORMAT,
@@ -216,16 +217,36 @@ def export_artefacts(
         "dataset_manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()
         if manifest and manifest.exists()
         else None,
-        "versions": {"torch": torch.__version__, "onnx_opset": 18},
+        "versions": _versions(),
     }
     (out_dir / "meta.json").write_text(json.dumps(meta))
     if samples_png:
-        from training.visualise import save_grid
-
-        z = torch.from_numpy(np.stack([np.asarray(a["latent"], np.float32) for a in anchor_list]))
-        with torch.no_grad():
-            save_grid(generator(z), out_dir / "samples.png", columns=4)
+        save_previews(generator, anchor_list, out_dir)
     return meta
+
+
+def _versions() -> dict:
+    import onnx
+    import onnxruntime
+
+    return {"torch": torch.__version__, "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__, "numpy": np.__version__, "onnx_opset": 18}  # fmt: skip
+
+
+@torch.no_grad()
+def save_previews(generator: Generator, anchors: list[dict], out_dir: Path) -> None:
+    """``samples.png`` (the anchors, 256² each) and ``interpolation.png`` (slerp sweeps between
+    consecutive anchor pairs, 8 steps per row): what the committed model makes and how it moves."""
+    from training.visualise import save_grid
+
+    z = torch.from_numpy(np.stack([np.asarray(a["latent"], np.float32) for a in anchors]))
+    save_grid(generator(z), out_dir / "samples.png", columns=4)
+    t = torch.linspace(0, 1, 8)[:, None, None, None]
+    rows = []
+    for a, b in list(zip(z[0::2], z[1::2], strict=False))[:4]:
+        # variance-preserving blend, like the controller's crossfades
+        rows.append(generator(((1 - t) * a + t * b) / torch.sqrt((1 - t) ** 2 + t**2)))
+    save_grid(torch.cat(rows), out_dir / "interpolation.png", columns=8)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,11 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models"))
     parser.add_argument("--manifest", type=Path, default=Path("data/manifest.csv"))
     parser.add_argument("--anchors", type=int, default=16)
+    parser.add_argument("--candidates", type=int, default=96, help="latents to choose anchors from")
+    parser.add_argument(
+        "--validation", type=Path, default=None, help="swd_table.json (training/evaluate.py)"
+    )
     args = parser.parse_args(argv)
     generator, info = load_ema_generator(args.checkpoint)
-    meta = export_artefacts(
-        generator, args.out, training_info=info, manifest=args.manifest, anchors=args.anchors
-    )
+    if args.validation is not None:
+        info["validation"] = json.loads(args.validation.read_text())
+    meta = export_artefacts(generator, args.out, training_info=info, manifest=args.manifest,
+                            anchors=args.anchors, candidates=args.candidates)  # fmt: skip
     print(f"exported to {args.out}: parity {meta['artefacts']['onnx']['parity_max_abs']:.2e}, "
           f"{len(meta['anchors'])} anchors, {meta['parameters']} parameters")  # fmt: skip
     return 0

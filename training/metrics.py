@@ -40,9 +40,17 @@ def _patches(
         for y, x in zip(ys[i], xs[i], strict=True):
             out[k] = arr[i, :, y : y + size, x : x + size].ravel()
             k += 1
-    out -= out.mean(axis=0, keepdims=True)  # per-level normalisation as in ProGAN
-    out /= out.std(axis=0, keepdims=True) + 1e-8
     return out
+
+
+def _normalise(patches: np.ndarray, reference: np.ndarray, channels: int) -> np.ndarray:
+    """ProGAN's per-colour-channel normalisation, but with the *reference* (real) statistics for
+    both sets: normalising each set by its own statistics (as ProGAN does) hides a generator's
+    lack of contrast or detail at a level, which is exactly the blur we want the metric to see."""
+    ref = reference.reshape(len(reference), channels, -1)
+    mean = ref.mean(axis=(0, 2), keepdims=True)
+    std = ref.std(axis=(0, 2), keepdims=True) + 1e-8
+    return ((patches.reshape(len(patches), channels, -1) - mean) / std).reshape(len(patches), -1)
 
 
 def sliced_wasserstein(
@@ -66,13 +74,15 @@ def swd_pyramid(
     seed: int = 0,
 ) -> list[float]:
     """SWD ×10³ per pyramid level (finest first) between two image batches ``[B, 3, H, W]``."""
-    rng = np.random.default_rng(seed)
     result = []
-    for lr, lf in zip(
-        laplacian_pyramid(real, levels), laplacian_pyramid(fake, levels), strict=True
-    ):
-        pr = _patches(lr, patches_per_image, rng)
-        pf = _patches(lf, patches_per_image, rng)
+    pyramids = zip(laplacian_pyramid(real, levels), laplacian_pyramid(fake, levels), strict=True)
+    for level, (lr, lf) in enumerate(pyramids):
+        # Both sets draw patch positions from the same stream, so identical batches give exactly 0
+        # and the metric's noise comes only from the images, not from where patches were cut.
+        pr = _patches(lr, patches_per_image, np.random.default_rng([seed, level, 0]))
+        pf = _patches(lf, patches_per_image, np.random.default_rng([seed, level, 0]))
+        pr, pf = _normalise(pr, pr, lr.shape[1]), _normalise(pf, pr, lr.shape[1])
         n = min(len(pr), len(pf))
+        rng = np.random.default_rng([seed, level, 1])
         result.append(1e3 * sliced_wasserstein(pr[:n], pf[:n], projections=projections, rng=rng))
     return result

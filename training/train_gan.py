@@ -28,7 +28,13 @@ import yaml
 if __package__ in (None, ""):  # `python training/train_gan.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.losses import colour_regulariser, d_logistic, g_nonsaturating, r1_penalty
+from training.losses import (
+    colour_regulariser,
+    colour_stats,
+    d_logistic,
+    g_nonsaturating,
+    r1_penalty,
+)
 from training.metrics import swd_pyramid
 from training.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
@@ -54,6 +60,7 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     sample_every: int = 200
     checkpoint_every: int = 100
+    log_every: int = 10  # Lightning logging interval (optimizer steps)
     seed: int = 7
     limit_images: int | None = None
     holdout: int = 64  # images kept out of training for SWD
@@ -92,7 +99,7 @@ def make_module(cfg: TrainConfig):
             self.D = Discriminator(DiscriminatorConfig(tuple(dch)) if dch else None)
             self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
             self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
-            self.noise = torch.Generator().manual_seed(cfg.seed)
+            self.history: list[dict] = []  # per-iteration losses (not checkpointed)
 
         def configure_optimizers(self):
             opt_g = torch.optim.AdamW(
@@ -110,16 +117,19 @@ def make_module(cfg: TrainConfig):
             sched = [torch.optim.lr_scheduler.LambdaLR(o, cosine) for o in (opt_g, opt_d)]
             return [opt_g, opt_d], sched
 
-        def sample_z(self, n: int) -> torch.Tensor:
+        def sample_z(self, n: int, *, it: int, stream: int) -> torch.Tensor:
+            # Noise is a function of (seed, iteration, stream), so a resumed run draws exactly
+            # the latents the uninterrupted run would have drawn.
             h, w = latent_hw(cfg.crop, self.G.config.scale)
-            z = torch.randn(n, self.G.config.latent_channels, h, w, generator=self.noise)
+            noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 2 * it + stream)
+            z = torch.randn(n, self.G.config.latent_channels, h, w, generator=noise)
             return z.to(self.device)
 
         def training_step(self, real: torch.Tensor, batch_idx: int) -> None:
             opt_g, opt_d = self.optimizers()
             it = int(self.iteration)
             # --- discriminator
-            fake = self.G(self.sample_z(real.shape[0])).detach()
+            fake = self.G(self.sample_z(real.shape[0], it=it, stream=0)).detach()
             d_loss = d_logistic(self.D(real), self.D(fake))
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
@@ -129,7 +139,7 @@ def make_module(cfg: TrainConfig):
                 self.manual_backward(0.5 * cfg.r1_gamma * cfg.r1_interval * r1)
             opt_d.step()
             # --- generator
-            fake = self.G(self.sample_z(real.shape[0]))
+            fake = self.G(self.sample_z(real.shape[0], it=it, stream=1))
             g_adv = g_nonsaturating(self.D(fake))
             colour = colour_regulariser(fake, real)
             opt_g.zero_grad(set_to_none=True)
@@ -139,16 +149,10 @@ def make_module(cfg: TrainConfig):
                 sched.step()
             self._update_ema(it)
             self.iteration += 1
-            self.log_dict(
-                {
-                    "d": d_loss.detach(),
-                    "g": g_adv.detach(),
-                    "colour": colour.detach(),
-                    "r1": r1.detach(),
-                },
-                prog_bar=True,
-                on_step=True,
-            )
+            losses = {"d": d_loss.detach(), "g": g_adv.detach(), "colour": colour.detach(),
+                      "r1": r1.detach()}  # fmt: skip
+            self.history.append({"iteration": it, **{k: float(v) for k, v in losses.items()}})
+            self.log_dict(losses, prog_bar=True, on_step=True)
 
         @torch.no_grad()
         def _update_ema(self, it: int) -> None:
@@ -164,15 +168,26 @@ def make_module(cfg: TrainConfig):
 
 
 class SamplerCallback:
-    """Writes fixed-noise grids, interpolation sweeps and SWD rows every ``sample_every`` steps."""
+    """Every ``sample_every`` iterations: a fixed-noise grid and an interpolation sweep from the
+    EMA generator, SWD against the held-out batch and colour statistics vs the data, appended to
+    ``metrics.csv``; ``metrics.json`` holds the reference SWDs (real-vs-real floor, untrained G)."""
 
-    def __init__(self, cfg: TrainConfig, holdout: torch.Tensor, out: Path) -> None:
+    def __init__(
+        self, cfg: TrainConfig, holdout: torch.Tensor, reference: torch.Tensor, out: Path
+    ) -> None:
         import pytorch_lightning as pl
 
-        self.cfg, self.holdout, self.out = cfg, holdout, out
+        self.cfg, self.holdout, self.reference, self.out = cfg, holdout, reference, out
         outer = self
 
         class _CB(pl.Callback):
+            def on_train_start(self, trainer, module) -> None:
+                outer.write_references(module)
+
+            def on_train_epoch_start(self, trainer, module) -> None:
+                # fresh augmentations every epoch (the dataset seeds samples by (seed, epoch, i))
+                trainer.train_dataloader.dataset.set_epoch(trainer.current_epoch)
+
             def on_train_batch_end(self, trainer, module, *args) -> None:
                 it = int(module.iteration)
                 if it % outer.cfg.sample_every == 0 or it == 1:
@@ -180,11 +195,24 @@ class SamplerCallback:
 
         self.callback = _CB()
         z_gen = torch.Generator().manual_seed(12345)
-        self.grid_z = torch.randn(
-            16, 8, 16, 16, generator=z_gen
-        )  # 256² canvases: full texture scale
+        self.grid_z = torch.randn(16, 8, 16, 16, generator=z_gen)  # 256²: full texture scale
         self.swd_z = torch.randn(len(holdout), 8, *latent_hw(cfg.crop, 16), generator=z_gen)
         self.sweep_z = torch.randn(2, 8, 8, 8, generator=z_gen)
+
+    @torch.no_grad()
+    def write_references(self, module) -> dict:
+        """SWD floor (two disjoint real batches) and the untrained generator (same seed)."""
+        with torch.random.fork_rng(devices=[]):  # G's initial weights, globals left untouched
+            torch.manual_seed(self.cfg.seed)
+            untrained = Generator(module.G.config).to(module.device).eval()
+        fake = untrained(self.swd_z.to(module.device)).cpu()
+        refs = {
+            "real_vs_real": swd_pyramid(self.holdout, self.reference),
+            "untrained_g": swd_pyramid(self.holdout, fake),
+            "real_colour": [round(float(v), 4) for v in colour_stats(self.holdout)],
+        }
+        (self.out / "metrics.json").write_text(json.dumps(refs, indent=1))
+        return refs
 
     @torch.no_grad()
     def snapshot(self, module, it: int) -> dict:
@@ -199,8 +227,12 @@ class SamplerCallback:
         save_grid(sweep, self.out / "samples" / f"sweep_{it:06d}.png", columns=8)
         fake = g(self.swd_z.to(module.device)).cpu()
         swd = swd_pyramid(self.holdout, fake)
+        fake_c, real_c = colour_stats(fake), colour_stats(self.holdout)
         row = {"iteration": it, "time": round(time.time(), 1), "swd_mean": round(float(np.mean(swd)), 3),
-               **{f"swd_l{i}": round(v, 3) for i, v in enumerate(swd)}}  # fmt: skip
+               **{f"swd_l{i}": round(v, 3) for i, v in enumerate(swd)},
+               "sat_fake": round(float(fake_c[0]), 4), "sat_real": round(float(real_c[0]), 4),
+               "chroma_spread_fake": round(float(fake_c[6:8].norm()), 4),
+               "chroma_spread_real": round(float(real_c[6:8].norm()), 4)}  # fmt: skip
         path = self.out / "metrics.csv"
         new = not path.exists()
         with open(path, "a", newline="") as fh:
@@ -211,8 +243,25 @@ class SamplerCallback:
         return row
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
-    """Run (or continue) training; returns the path of the last checkpoint."""
+def _crops(images: np.ndarray, crop: int) -> torch.Tensor:
+    """Centre crops ``[N, 3, crop, crop]`` in [-1, 1] of uint8 images ``[N, H, W, 3]``."""
+    from training.dataset import ImageFolderDataset
+
+    ds = ImageFolderDataset("", images=images, size=images.shape[1], crop=crop, augment=False)
+    return torch.stack([ds[i] for i in range(len(ds))])
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    resume_from: Path | None = None,
+    progress: bool = True,
+):
+    """Run (or continue) training; returns the Lightning module (``.G``, ``.G_ema``, ``.D``,
+    ``.iteration``, ``.history``). The checkpoint is ``<out_dir>/checkpoints/last.ckpt``;
+    ``resume`` continues from it, ``resume_from`` from another one (e.g. the committed
+    ``training/checkpoints/cpu-last.ckpt``)."""
     import pytorch_lightning as pl
     from torch.utils.data import DataLoader
 
@@ -225,39 +274,42 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
     images = load_images(Path(cfg.data_dir), manifest=Path(cfg.manifest), limit=cfg.limit_images)
+    if len(images) < 2 * cfg.holdout + cfg.batch_size:
+        raise ValueError(f"{cfg.data_dir}: {len(images)} images is too few for holdout "
+                         f"{cfg.holdout} and batch {cfg.batch_size}")  # fmt: skip
     holdout_imgs, train_imgs = images[: cfg.holdout], images[cfg.holdout :]
-    dataset = ImageFolderDataset(cfg.data_dir, images=train_imgs, crop=cfg.crop, seed=cfg.seed)
-    holdout = torch.stack(
-        [ImageFolderDataset(cfg.data_dir, images=holdout_imgs, crop=cfg.crop, augment=False)[i]
-         for i in range(len(holdout_imgs))]
-    )  # fmt: skip
+    # native size: crops are at the full texture scale the renderer decodes at
+    dataset = ImageFolderDataset(cfg.data_dir, images=train_imgs, size=images.shape[1],
+                                 crop=cfg.crop, seed=cfg.seed)  # fmt: skip
+    holdout = _crops(holdout_imgs, cfg.crop)
+    reference = _crops(train_imgs[: cfg.holdout], cfg.crop)  # for the real-vs-real SWD floor
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True, num_workers=0,
                         generator=torch.Generator().manual_seed(cfg.seed))  # fmt: skip
     module = make_module(cfg)
-    sampler = SamplerCallback(cfg, holdout, out)
+    sampler = SamplerCallback(cfg, holdout, reference, out)
     ckpt = pl.callbacks.ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, save_top_k=0,
                                         every_n_train_steps=2 * cfg.checkpoint_every)  # fmt: skip
-    budget = None
-    if cfg.max_minutes:
-        budget = {"minutes": cfg.max_minutes}
     trainer = pl.Trainer(
         accelerator="auto",
         devices=1,
         precision=cfg.precision,
         max_steps=2 * cfg.max_iterations,  # manual optimisation: two optimizer steps per iteration
-        max_time=budget,
+        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
         callbacks=[ckpt, sampler.callback],
         logger=pl.loggers.CSVLogger(out, name="logs"),
         enable_progress_bar=progress,
         enable_model_summary=False,
-        log_every_n_steps=10,
+        log_every_n_steps=cfg.log_every,
         num_sanity_val_steps=0,
     )
     last = out / "checkpoints" / "last.ckpt"
-    trainer.fit(module, loader, ckpt_path=str(last) if resume and last.exists() else None)
+    start = resume_from or (last if resume and last.exists() else None)
+    if start is not None and not Path(start).is_file():
+        raise FileNotFoundError(f"{start}: checkpoint to resume from not found")
+    trainer.fit(module, loader, ckpt_path=str(start) if start else None)
     trainer.save_checkpoint(last)
     sampler.snapshot(module, int(module.iteration))
-    return last
+    return module
 
 
 def load_ema_generator(checkpoint: Path) -> tuple[Generator, dict]:
@@ -281,12 +333,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="continue from <out>/checkpoints/last.ckpt"
     )
+    parser.add_argument("--resume-from", type=Path, default=None, help="checkpoint to continue")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override fields")
     args = parser.parse_args(argv)
     overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     cfg = load_train_config(args.config, overrides)
-    last = train(cfg, resume=args.resume)
-    print(f"checkpoint: {last}")
+    module = train(cfg, resume=args.resume, resume_from=args.resume_from)
+    print(
+        f"iteration {int(module.iteration)}; checkpoint: {Path(cfg.out_dir) / 'checkpoints/last.ckpt'}"
+    )
     return 0
 
 

@@ -1,0 +1,126 @@
+"""Export artefacts: ONNX parity and dynamic shapes, safetensors, meta.json, hash verification."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from renderer.errors import ModelError
+from renderer.generator import build_generator
+from renderer.model_meta import load_model_meta, verify_artefact
+from training.export_onnx import PARITY_ATOL, choose_anchors, image_stats, main, tags_for
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the thread
+    hand-offs dominate (a 2-step tiny SD run: 21 s with 2 threads, 0.9 s with 1)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_generator(tiny_model_dir):
+    meta = load_model_meta(tiny_model_dir)
+    generator = build_generator(meta.generator_config).eval()
+    generator.load_state_dict(load_file(str(verify_artefact(meta, "safetensors"))))
+    return generator
+
+
+def test_meta_loads_and_verifies(tiny_model_dir: Path) -> None:
+    meta = load_model_meta(tiny_model_dir)
+    assert meta.latent_channels == 8 and meta.base_latent_hw == (16, 16) and meta.scale == 16
+    assert len(meta.anchors) == 6
+    assert meta.pca_axes.shape[1] == 8 and 1 <= meta.pca_axes.shape[0] <= 8
+    np.testing.assert_allclose(
+        meta.pca_axes @ meta.pca_axes.T, np.eye(len(meta.pca_axes)), atol=1e-3
+    )
+    variance = meta.raw["pca_axes"]["explained_variance"]
+    assert variance == sorted(variance, reverse=True) and sum(variance) == pytest.approx(
+        1, abs=1e-3
+    )
+    for anchor in meta.anchors:
+        assert set(anchor.stats) >= {"luma", "saturation", "warmth", "hue_deg", "contrast",
+                                     "texture", "colourfulness", "mean_rgb"}  # fmt: skip
+        assert len(anchor.tags) == 4
+    assert verify_artefact(meta, "onnx").name == "generator.fp32.onnx"
+    assert meta.raw["training"] == {"tiny": True}
+    assert (tiny_model_dir / "samples.png").is_file()
+
+
+def test_onnx_parity_and_dynamic_shapes(tiny_model_dir: Path, tiny_generator) -> None:
+    session = ort.InferenceSession(
+        str(tiny_model_dir / "generator.fp32.onnx"), providers=["CPUExecutionProvider"]
+    )
+    rng = np.random.default_rng(0)
+    for shape in ((1, 8, 17, 30), (4, 8, 3, 5), (2, 8, 16, 16)):
+        z = rng.standard_normal(shape).astype(np.float32)
+        got = session.run(None, {"z": z})[0]
+        with torch.no_grad():
+            ref = tiny_generator(torch.from_numpy(z)).numpy()
+        assert got.shape == (shape[0], 3, 16 * shape[2], 16 * shape[3])
+        assert np.abs(got - ref).max() < PARITY_ATOL
+
+
+def test_hash_mismatch_detected(tiny_model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, copy)
+    with open(copy / "generator.safetensors", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ModelError, match="does not match"):
+        verify_artefact(load_model_meta(copy), "safetensors")
+
+
+def test_anchors_cover_range(tiny_generator) -> None:
+    anchors = choose_anchors(tiny_generator, count=4, candidates=12, seed=3)
+    assert len({a["seed"] for a in anchors}) == 4
+    assert choose_anchors(tiny_generator, count=4, candidates=12, seed=3) == anchors
+    # farthest-point sampling spreads the picks: their luma range is a good part of the candidates'
+    lumas = [a["stats"]["luma"] for a in anchors]
+    assert max(lumas) > min(lumas)
+
+
+def test_image_stats_and_tags() -> None:
+    red = np.zeros((8, 8, 3))
+    red[..., 0] = 1
+    grey = np.full((8, 8, 3), 0.5)
+    s_red, s_grey = image_stats(red), image_stats(grey)
+    assert s_red["saturation"] > 0.9 and s_grey["saturation"] == 0
+    assert s_red["warmth"] == 1 and s_grey["texture"] == 0
+    assert s_red["hue_deg"] < 60 or s_red["hue_deg"] > 300
+    medians = {k: s_grey[k] for k in ("warmth", "luma", "saturation", "texture")}
+    assert tags_for(s_red, medians)[:1] == ["warm"]
+    assert "muted" in tags_for(s_grey, medians)
+
+
+def test_cli_exports_from_checkpoint(tmp_path: Path, tiny_generator) -> None:
+    ckpt_dir = tmp_path / "run" / "checkpoints"
+    ckpt_dir.mkdir(parents=True)
+    state = {f"G_ema.{k}": v for k, v in tiny_generator.state_dict().items()}
+    state["iteration"] = torch.tensor(7)
+    torch.save({"state_dict": state}, ckpt_dir / "last.ckpt")
+    (tmp_path / "run" / "config.json").write_text(
+        json.dumps({"generator": tiny_generator.config.to_dict(), "crop": 64})
+    )
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file\n")
+    out = tmp_path / "models"
+    table = tmp_path / "swd_table.json"
+    table.write_text(json.dumps({"64px": {"trained_g": {"swd_mean": 1.0}}}))
+    args = ["--checkpoint", str(ckpt_dir / "last.ckpt"), "--out", str(out), "--anchors", "3",
+            "--candidates", "6", "--manifest", str(manifest), "--validation", str(table)]  # fmt: skip
+    assert main(args) == 0
+    meta = load_model_meta(out)
+    assert meta.raw["training"]["iterations"] == 7 and len(meta.anchors) == 3
+    assert meta.raw["training"]["validation"]["64px"]["trained_g"]["swd_mean"] == 1.0
+    assert meta.raw["dataset_manifest_sha256"] is not None
+    assert (out / "interpolation.png").is_file()

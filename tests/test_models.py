@@ -1,0 +1,126 @@
+"""Generator/discriminator shapes and budgets, losses, and the SWD metric's properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from renderer.generator import Generator, GeneratorConfig, build_generator
+from training.losses import colour_regulariser, d_logistic, g_nonsaturating, r1_penalty
+from training.metrics import laplacian_pyramid, sliced_wasserstein, swd_pyramid
+from training.models import Discriminator, DiscriminatorConfig
+
+TINY = {"channels": [16, 8, 8, 8, 8], "groups": 4}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the thread
+    hand-offs dominate (a 2-step tiny SD run: 21 s with 2 threads, 0.9 s with 1)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops()
+
+
+def test_default_generator_budget() -> None:
+    # counted on the meta device: exact FLOPs, no arithmetic on this 2-core machine
+    with torch.device("meta"):
+        g = Generator()
+        z = torch.empty(1, 8, 16, 16)
+    params = sum(p.numel() for p in g.parameters())
+    assert 0.2e6 < params < 0.6e6
+    gflop = flops(g, z) / 1e9
+    assert gflop <= 4.0, gflop  # renderer budget per 256² frame
+    with torch.device("meta"):
+        wide = torch.empty(1, 8, 17, 30)
+    assert g(wide).shape == (1, 3, 272, 480)  # 16:9 canvas from a 16:9 latent grid
+    assert flops(g, wide) / 1e9 == pytest.approx(gflop * (17 * 30) / 256, rel=0.01)
+
+
+def test_tiny_generator_values_and_canvas() -> None:
+    torch.manual_seed(0)
+    g = build_generator(TINY).eval()
+    with torch.no_grad():
+        out = g(torch.randn(2, 8, 2, 3) * 3)
+    assert out.shape == (2, 3, 32, 48)
+    assert out.abs().max() <= 1.0 and out.std() > 0
+    # batch items are independent (GroupNorm normalises per sample)
+    z = torch.randn(3, 8, 2, 2)
+    with torch.no_grad():
+        assert torch.allclose(g(z)[1:2], g(z[1:2]), atol=1e-5)
+
+
+def test_generator_config_round_trip_and_errors() -> None:
+    cfg = GeneratorConfig(channels=(32, 16, 8), groups=4)
+    assert cfg.scale == 4
+    assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
+    assert build_generator(cfg.to_dict()).config == cfg
+    assert build_generator(None).config == GeneratorConfig()
+    with pytest.raises(ValueError, match="widths"):
+        GeneratorConfig.from_dict({"widths": [1]})
+
+
+def test_gradient_checkpointing_matches() -> None:
+    torch.manual_seed(1)
+    g = build_generator(TINY)
+    z = torch.randn(2, 8, 2, 2)
+    plain = g(z)
+    (ga,) = torch.autograd.grad(plain.square().mean(), g.stem.weight)
+    g.checkpointing = True
+    ckpt = g(z)
+    (gb,) = torch.autograd.grad(ckpt.square().mean(), g.stem.weight)
+    assert torch.allclose(plain, ckpt) and torch.allclose(ga, gb, atol=1e-6)
+
+
+def test_discriminator_shapes_and_size() -> None:
+    d = Discriminator()
+    assert sum(p.numel() for p in d.parameters()) < 1e6
+    torch.manual_seed(2)
+    small = Discriminator(DiscriminatorConfig((8, 8, 8)))
+    for size in (32, 64):
+        assert small(torch.randn(3, 3, size, size)).shape == (3,)
+    with torch.device("meta"):
+        assert Discriminator()(torch.empty(2, 3, 256, 256)).shape == (2,)
+
+
+def test_losses() -> None:
+    torch.manual_seed(3)
+    d = Discriminator(DiscriminatorConfig((8, 8, 8)))
+    real, fake = torch.rand(4, 3, 16, 16) * 2 - 1, torch.rand(4, 3, 16, 16) * 2 - 1
+    zero = torch.zeros(4)
+    assert d_logistic(zero, zero).item() == pytest.approx(2 * np.log(2))
+    assert g_nonsaturating(torch.full((4,), 10.0)).item() < 1e-4
+    r1 = r1_penalty(d, real)
+    assert r1.item() > 0 and r1.requires_grad
+    assert colour_regulariser(real, real).item() == 0
+    assert colour_regulariser(fake * 0.1, real).item() > 0
+
+
+def test_swd_properties() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((512, 4)).astype(np.float32)
+    assert sliced_wasserstein(a, a, projections=32, rng=rng) == 0
+    assert sliced_wasserstein(a, a + 1, projections=32, rng=rng) > 0.3
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.rand(8, 3, 32, 32, generator=gen) * 2 - 1
+    smooth = torch.nn.functional.avg_pool2d(noise, 5, 1, 2) * 3
+    same = swd_pyramid(noise, noise, patches_per_image=32, projections=64)
+    assert len(same) == 3 and max(same) < 1e-6
+    # two independent draws of the same distribution are much closer than different textures
+    other = torch.rand(8, 3, 32, 32, generator=gen) * 2 - 1
+    near = np.mean(swd_pyramid(noise, other, patches_per_image=32, projections=64))
+    blocks = torch.nn.functional.interpolate(smooth[:, :, ::8, ::8], scale_factor=8)
+    for different in (smooth, blocks):
+        far = np.mean(swd_pyramid(noise, different, patches_per_image=32, projections=64))
+        assert far > 2 * near
+    levels = laplacian_pyramid(noise, 3)
+    assert [lv.shape[-1] for lv in levels] == [32, 16, 8]
