@@ -235,7 +235,12 @@ class RenderConfig(Strict):
         """``run_id`` if set, else ``run-<hash>`` of the config without per-invocation switches."""
         if self.run_id:
             return self.run_id
-        data = self.model_dump(mode="json", exclude={"run", "run_id"})
+        # Switches that do not change the frames (run flags, keeping intermediates, previews) stay
+        # out of the hash, so `--resume --keep-frames` finds the same run folder.
+        data = self.model_dump(
+            mode="json",
+            exclude={"run": True, "run_id": True, "render": {"keep_frames", "debug_frames", "previews"}},
+        )
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
         return f"run-{digest[:10]}"
 

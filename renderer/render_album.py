@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import sys
 import time
@@ -23,130 +21,28 @@ from pathlib import Path
 from renderer.errors import NoiseToSignalError
 
 
-def _versions(ffmpeg_path: str | None) -> dict:
-    import librosa
-    import numpy
-    import onnxruntime
-    import torch
+def album_film(results, run_dir: Path, *, config) -> Path | None:
+    """``album.mp4`` from the tracks that rendered (see :mod:`renderer.album_film`)."""
+    from renderer.album_film import FilmPart, build_album_film
+    from renderer.encode_profiles import get_profile
 
-    from renderer import __version__
-    from renderer.ffmpeg_bin import ffmpeg_version, find_ffmpeg
-
-    ffmpeg = find_ffmpeg(ffmpeg_path)
-    return {
-        "noise_to_signal": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "numpy": numpy.__version__,
-        "librosa": librosa.__version__,
-        "ffmpeg": ".".join(map(str, ffmpeg_version(ffmpeg))),
-        "ffmpeg_path": ffmpeg,
-        "platform": platform.platform(),
-    }
+    parts = [
+        FilmPart(Path(r.output), Path(r.audio), r.duration, r.title or r.id)
+        for r in results
+        if r.ok
+    ]
+    container = get_profile(config.encode.profile).container
+    return build_album_film(
+        parts,
+        run_dir / f"album.{container}",
+        work_dir=run_dir / "audio",
+        profile=config.encode.profile,
+        sample_rate=config.audio.sample_rate,
+        ffmpeg_path=str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None,
+    )
 
 
-def build_album_film(results, run_dir: Path, *, config) -> Path | None:
-    """``album.mp4``: track videos stream-copied, one continuous audio stream, chapters."""
-    import numpy as np
-    import soundfile as sf
-
-    from renderer.frame_writer import Chapter, concat_and_mux
-
-    done = [r for r in results if r.ok]
-    if not done:
-        return None
-    # One audio stream for the whole film: concatenating the per-track AAC streams would insert
-    # encoder priming gaps at every boundary, so the mastered PCM is joined and encoded once.
-    parts, sr = [], config.audio.sample_rate
-    chapters, t = [], 0.0
-    for r in done:
-        y, sr = sf.read(r.audio, dtype="float32", always_2d=True)
-        n = int(round(r.duration * sr))
-        y = y[:n] if len(y) >= n else np.pad(y, ((0, n - len(y)), (0, 0)))
-        parts.append(y)
-        chapters.append(Chapter(t, t + r.duration, r.title or r.id))
-        t += r.duration
-    album_wav = run_dir / "audio" / "album.wav"
-    sf.write(str(album_wav), np.concatenate(parts), sr, subtype="PCM_24")
-    container = Path(done[0].output).suffix
-    out = run_dir / f"album{container}"
-    ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
-    concat_and_mux([Path(r.output) for r in done], album_wav, out, profile=config.encode.profile,
-                   chapters=chapters, ffmpeg_path=ffmpeg_path, duration=t, title="noise-to-signal")  # fmt: skip
-    return out
-
-
-def write_meta(run_dir: Path, *, config, plans, results, decoder, versions, seconds, album) -> Path:
-    from renderer.chunks import RunManifest
-
-    manifest = RunManifest(run_dir).data
-    meta = {
-        "run_id": config.run_identity(),
-        "created_by": "noise-to-signal renderer",
-        "config": config.to_dict(),
-        "tracks": [],
-        "model": {
-            "dir": str(decoder.meta.model_dir),
-            "artefacts": decoder.meta.artefacts,
-            "backend": config.model.backend,
-            "provider": decoder.provider,
-        },
-        "versions": versions,
-        "render_seconds": round(seconds, 2),
-        "album": str(album) if album else None,
-    }
-    for plan, r in zip(plans, results, strict=True):
-        chunks = manifest["tracks"].get(plan.id, {}).get("chunks", {})
-        meta["tracks"].append({
-            **plan.to_dict(), "ok": r.ok, "error": r.error, "output": r.output, "webm": r.webm,
-            "frames": r.frames, "duration": r.duration, "render_seconds": round(r.seconds, 2),
-            "fps": round(r.fps, 2), "chunks_rendered": r.chunks_rendered,
-            "chunks_skipped": r.chunks_skipped, "sync_error_ms": r.sync_error_ms,
-            "loudness": r.loudness, "analysis": r.analysis, "reactivity": r.reactivity,
-            "previews": r.previews,
-            "chunks": [{"index": int(i), **{k: c[k] for k in ("start", "stop", "chunk_hash",
-                        "segment_sha256", "seconds", "frame_hashes")}} for i, c in sorted(chunks.items(), key=lambda kv: int(kv[0]))],
-        })  # fmt: skip
-    path = run_dir / "meta.json"
-    tmp = path.with_name(".meta.json.partial")
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, path)
-    return path
-
-
-def print_summary(
-    console, results, *, run_dir: Path, album: Path | None, seconds: float, provider: str
-) -> None:
-    from rich.table import Table
-
-    table = Table(title=f"render summary — {run_dir}")
-    for col in ("track", "status", "file", "duration", "render", "fps", "chunks", "sync ms",
-                "onset corr", "beats hit"):  # fmt: skip
-        table.add_column(col)
-    for r in results:
-        react = r.reactivity or {}
-        corr = react.get("onset_pearson")
-        hit = react.get("beat_accent_rate")
-        table.add_row(
-            r.id,
-            "[green]ok[/green]" if r.ok else f"[red]failed[/red]: {r.error}",
-            Path(r.output).name if r.output else "—",
-            f"{r.duration:.1f} s",
-            f"{r.seconds:.0f} s",
-            f"{r.fps:.1f}",
-            f"{r.chunks_rendered} new / {r.chunks_skipped} reused",
-            "—" if r.sync_error_ms is None else f"{r.sync_error_ms:.1f}",
-            "—" if corr is None else f"{corr:.2f}",
-            "—" if hit is None else f"{hit:.0%}",
-        )
-    console.print(table)
-    frames = sum(r.frames for r in results if r.ok)
-    console.print(f"album film: {album or '—'}   total {frames} frames in {seconds:.0f} s "
-                  f"({frames / max(seconds, 1e-9):.1f} fps) on {provider}")  # fmt: skip
-
-
-def run_album(args, *, album_film: bool = True) -> int:
+def run_album(args, *, with_film: bool = True) -> int:
     """The body of both CLIs: returns the process exit code."""
     from rich.console import Console
     from rich.progress import (
@@ -162,6 +58,7 @@ def run_album(args, *, album_film: bool = True) -> int:
     from renderer.chunks import RunManifest
     from renderer.config_schema import load_config, overrides_from_args
     from renderer.decoder import open_decoder
+    from renderer.summary import print_plan, print_summary, versions, write_meta
     from renderer.tracklist import load_tracklist, resolve_track, select_tracks
 
     console = Console(stderr=True)
@@ -176,22 +73,7 @@ def run_album(args, *, album_film: bool = True) -> int:
         return 2
     run_dir = config.run_dir()
     if config.run.dry_run:
-        from rich.table import Table
-
-        table = Table(
-            title=f"plan — {run_dir} ({config.resolution[0]}×{config.resolution[1]} @ {config.frame_rate} fps)"
-        )
-        for col in ("track", "src", "preset", "seed", "chunks"):
-            table.add_column(col)
-        for p in plans:
-            table.add_row(
-                p.id,
-                str(p.track.src),
-                p.preset,
-                str(p.seed),
-                f"{config.render.chunk_seconds:g} s each",
-            )
-        console.print(table)
+        print_plan(console, config=config, plans=plans, run_dir=run_dir)
         return 0
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.resolved.json").write_text(json.dumps(config.to_dict(), indent=1))
@@ -201,7 +83,7 @@ def run_album(args, *, album_film: bool = True) -> int:
                                provider=config.decoder.execution_provider,
                                batch_size=config.decoder.batch_size, threads=config.decoder.threads)  # fmt: skip
         ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
-        versions = _versions(ffmpeg_path)
+        run_versions = versions(ffmpeg_path=ffmpeg_path)
     except NoiseToSignalError as exc:
         console.print(f"[red]error[/red] {exc}")
         return 2
@@ -235,22 +117,24 @@ def run_album(args, *, album_film: bool = True) -> int:
             if not result.ok:
                 progress.console.print(f"[red]track {plan.id} failed:[/red] {result.error}")
             results.append(result)
-    album = None
-    if album_film and len(plans) > 1:
+    album, film_ok = None, True
+    if with_film and len(plans) > 1:
         try:
-            album = build_album_film(results, run_dir, config=config)
-        except NoiseToSignalError as exc:
+            album = album_film(results, run_dir, config=config)
+        except (NoiseToSignalError, OSError, ValueError) as exc:
+            film_ok = False
             console.print(f"[red]album film failed:[/red] {exc}")
     seconds = time.perf_counter() - start
     write_meta(run_dir, config=config, plans=plans, results=results, decoder=decoder,
-               versions=versions, seconds=seconds, album=album)  # fmt: skip
-    if all(r.ok for r in results) and not (config.render.keep_frames or config.render.debug_frames):
+               versions=run_versions, seconds=seconds, album=album)  # fmt: skip
+    ok = film_ok and all(r.ok for r in results)
+    if ok and not (config.render.keep_frames or config.render.debug_frames):
         for folder in ("segments", "audio"):  # intermediates, only ever inside the run dir
             shutil.rmtree(run_dir / folder, ignore_errors=True)
     print_summary(
         console, results, run_dir=run_dir, album=album, seconds=seconds, provider=decoder.provider
     )
-    return 0 if all(r.ok for r in results) else 1
+    return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -371,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     add_cli_arguments(parser)
     args = parser.parse_args(argv)
     args.tracks = args.track
-    return run_album(args, album_film=False)
+    return run_album(args, with_film=False)
 
 
 if __name__ == "__main__":
