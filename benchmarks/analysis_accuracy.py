@@ -91,6 +91,28 @@ def evaluate_shared(shared: Path, *, cache: Path | None) -> list[dict]:
     return rows
 
 
+def print_album(console, album_rows: list[dict], mean: dict[str, float]) -> None:
+    """Print the album table with a mean row; fills ``mean`` with the averaged metrics."""
+    from rich.table import Table
+
+    table = Table(title="bundled album vs tracklist.json")
+    for col in ("track", "bpm", "tempo", "tempo_ok", "beat_f", "downbeat_f", "key_true", "key",
+                "key_weighted", "section_f3"):  # fmt: skip
+        table.add_column(col)
+    for row in album_rows:
+        table.add_row(*(str(row[c]) for c in [col.header for col in table.columns]))
+    mean.update(
+        {
+            k: float(np.mean([r[k] for r in album_rows]))
+            for k in ("tempo_ok", "beat_f", "downbeat_f", "key_ok", "key_weighted", "section_f3")
+        }
+    )
+    table.add_row("mean", "", "", f"{mean['tempo_ok']:.2f}", f"{mean['beat_f']:.3f}",
+                  f"{mean['downbeat_f']:.3f}", "", f"{mean['key_ok']:.2f}",
+                  f"{mean['key_weighted']:.2f}", f"{mean['section_f3']:.3f}")  # fmt: skip
+    console.print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--album", type=Path, default=Path("album"))
@@ -101,22 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    album_rows = evaluate_album(args.album, cache=args.cache)
-    table = Table(title="bundled album vs tracklist.json")
-    for col in ("track", "bpm", "tempo", "tempo_ok", "beat_f", "downbeat_f", "key_true", "key",
-                "key_weighted", "section_f3"):  # fmt: skip
-        table.add_column(col)
-    for row in album_rows:
-        table.add_row(*(str(row[c]) for c in [col.header for col in table.columns]))
-    mean = {
-        k: float(np.mean([r[k] for r in album_rows]))
-        for k in ("tempo_ok", "beat_f", "downbeat_f", "key_ok", "key_weighted", "section_f3")
-    }
-    table.add_row("mean", "", "", f"{mean['tempo_ok']:.2f}", f"{mean['beat_f']:.3f}",
-                  f"{mean['downbeat_f']:.3f}", "", f"{mean['key_ok']:.2f}",
-                  f"{mean['key_weighted']:.2f}", f"{mean['section_f3']:.3f}")  # fmt: skip
-    console.print(table)
+    console = Console(width=150)  # wide enough for every column, also when piped
+    mean: dict[str, float] = {}
+    album_rows = []
+    if (args.album / "tracklist.json").is_file():
+        album_rows = evaluate_album(args.album, cache=args.cache)
+    else:
+        console.print(f"[yellow]{args.album / 'tracklist.json'} not found: album skipped[/yellow]")
+    if album_rows:
+        print_album(console, album_rows, mean)
     shared_rows = evaluate_shared(args.shared, cache=args.cache) if args.shared.is_dir() else []
     if shared_rows:
         table = Table(title="recordings in shared/audio (key where the licence states it)")

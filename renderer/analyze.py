@@ -12,7 +12,7 @@ from renderer.errors import NoiseToSignalError
 
 
 def analyze_to_dir(audio: Path, out_dir: Path, *, cache_root: Path = Path("cache")) -> dict:
-    """Analyse ``audio`` and write ``analysis.json``, ``timeline.png``, ``chords.png``, ``report.html``."""
+    """Analyse ``audio`` and write ``analysis.json``, ``timeline.png``, ``chords.png``, ``tempo.png``, ``report.html``."""
     from renderer.analysis import analyze_track
     from renderer.analysis.report import write_html, write_plots
     from renderer.audio_features import extract_features

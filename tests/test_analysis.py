@@ -127,3 +127,52 @@ def test_analyze_track_caches_by_content(tmp_path):
     assert isinstance(Segment(0.0, 1.0, "x"), Segment)
     with pytest.raises(AudioError, match="not found"):
         analyze_track(tmp_path / "nope.wav")
+
+
+def _clicks_at(times: np.ndarray, seconds: float) -> np.ndarray:
+    y = np.zeros(int(seconds * SR), dtype=np.float32)
+    t = np.arange(int(0.05 * SR)) / SR
+    body = (np.sin(2 * np.pi * 150 * t) * np.exp(-t * 60)).astype(np.float32)
+    for b in times:
+        i = int(b * SR)
+        y[i : i + len(body)] += body[: len(y) - i]
+    return y
+
+
+def test_grid_fit_gives_sub_frame_tempo_and_declines_a_varying_tempo():
+    import mir_eval
+
+    from renderer.analysis.beats import fit_grid
+
+    frame_rate = SR / 512
+    # Constant 123.4 bpm: the fitted grid recovers the period far below the 23 ms frame step.
+    beats = np.arange(0.3, 30.0, 60 / 123.4)
+    env = np.zeros(int(31 * frame_rate))
+    np.add.at(env, np.round(beats * frame_rate).astype(int), 1.0)
+    grid, bpm = fit_grid(beats + 0.01, env=env, frame_rate=frame_rate, bpm=122.0)
+    assert bpm == pytest.approx(123.4, rel=0.002) and len(grid) == pytest.approx(len(beats), abs=1)
+    assert fit_grid(beats[:5], env=env, frame_rate=frame_rate, bpm=123.4) is None
+    # Accelerating 100 → 140 bpm: no constant grid fits, the tracked beats are kept.
+    bpm_curve = np.linspace(100, 140, 80)
+    varying = 0.3 + np.r_[0.0, np.cumsum(60.0 / bpm_curve[:-1])]
+    assert fit_grid(varying, env=env, frame_rate=frame_rate, bpm=120.0) is None
+    a = analyze_signal(_clicks_at(varying, varying[-1] + 1.0), sr=SR)
+    f = mir_eval.beat.f_measure(
+        mir_eval.beat.trim_beats(varying), mir_eval.beat.trim_beats(a.beats)
+    )
+    assert f > 0.8 and 100 < a.tempo < 140
+
+
+def test_choose_phase_moves_an_off_beat_grid_onto_the_chord_changes():
+    from renderer.analysis.beats import choose_phase
+
+    frame_rate = 50.0
+    chroma = np.zeros((12, 1000))  # 20 s; a new chord every 2 s (every bar at 120 bpm)
+    for bar in range(10):
+        chroma[(bar * 5) % 12, bar * 100 : (bar + 1) * 100] = 1.0
+        chroma[(bar * 5 + 4) % 12, bar * 100 : (bar + 1) * 100] = 1.0
+    on = np.arange(0.5, 19.0, 0.5)
+    np.testing.assert_allclose(choose_phase(on, chroma=chroma, frame_rate=frame_rate), on)
+    moved = choose_phase(on + 0.25, chroma=chroma, frame_rate=frame_rate)
+    assert np.allclose(np.diff(moved), 0.5) and np.allclose(moved % 0.5, 0.0, atol=1e-6)
+    assert choose_phase(on[:4], chroma=chroma, frame_rate=frame_rate) is not None

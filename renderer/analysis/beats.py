@@ -1,15 +1,16 @@
 """Tempo, beat grid and downbeats from an onset-strength envelope.
 
-1. Onset envelope: multi-band spectral flux of the log-mel spectrogram (bands summed after a median
-   over frequency inside each band, which keeps kick, snare and hat onsets separate but balanced).
+1. Onset envelope: multi-band spectral flux of the log-mel spectrogram (each band scaled by its
+   own 99th percentile, so kick, snare and hat onsets count alike), slow drifts removed.
 2. Tempo: autocorrelation of the envelope scored against a comb of 2×/3×/4× multiples with a
-   log-normal prior centred at 115 bpm — the comb resolves octave errors, the prior picks among
-   equally periodic candidates — refined to sub-lag precision by parabolic interpolation.
-3. Beats: dynamic programming (Ellis 2007) with the refined period and a tight transition cost,
-   then a least-squares fit of a constant grid when the track's beats are near-isochronous, which
-   removes the jitter of the frame quantisation (hop ≈ 23 ms) for electronic music.
-4. Downbeats: the phase (of 4) whose beats carry the most low-frequency onset energy plus
-   harmonic change — bars start on kicks and chord changes.
+   log-normal prior centred at 120 bpm (σ 0.7 octave) — the comb and the prior settle octave
+   errors — refined to sub-lag precision on the 8×/4×/2× multiple of the period.
+3. Beats: dynamic programming (Ellis 2007) with that period and a tight transition cost; then, if
+   most beats follow one constant grid, the grid (period and phase searched at sub-frame
+   resolution, phase kept near the tracker's) replaces them: it removes the frame-quantisation
+   jitter (hop ≈ 23 ms) and repairs half-beat slips on off-beat-heavy electronic music.
+4. Downbeats: the phase (of 4) with the largest beat-to-beat change of whole-beat chroma (chords
+   change on the one), bass energy breaking ties.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
 
 
 def estimate_tempo(
-    env: np.ndarray, *, frame_rate: float, prior_bpm: float = 115.0, min_bpm=60.0, max_bpm=200.0
+    env: np.ndarray, *, frame_rate: float, prior_bpm: float = 120.0, min_bpm=60.0, max_bpm=200.0
 ) -> tuple[float, float]:
     """Return ``(bpm, confidence)``; confidence in [0, 1] is the normalised comb peak height."""
     # Smooth before autocorrelating: a pulse train whose period is not a whole number of frames
@@ -143,6 +144,89 @@ def _regularise(beats: np.ndarray, period: float) -> np.ndarray:
     return beats
 
 
+def fit_grid(
+    beats: np.ndarray,
+    *,
+    env: np.ndarray,
+    frame_rate: float,
+    bpm: float,
+    search: float = 0.02,
+    tolerance: float = 0.06,
+    min_share: float = 0.5,
+) -> tuple[np.ndarray, float] | None:
+    """The constant-tempo grid that best explains ``env``, if the tracked ``beats`` follow it.
+
+    Scans periods within ``±search`` of ``60/bpm`` (sub-frame steps) and every phase, scoring the
+    onset envelope ``env`` ``[T]`` (linearly interpolated, so no frame quantisation) summed at the
+    grid times. Returns ``(grid_times [B], bpm)`` spanning the tracked beats when at least
+    ``min_share`` of them lie within ``tolerance`` seconds of it; otherwise None (tempo varies).
+    The share is not higher because the DP tracker on electronic music with strong off-beats
+    (hats, off-beat bass) can slip half a beat for a section; the grid repairs that.
+    """
+    if len(beats) < 8:
+        return None
+    x = np.convolve(env, np.exp(-0.5 * (np.arange(-3, 4) / 1.0) ** 2), mode="same")
+    frames = np.arange(len(x))
+    period0 = 60.0 / bpm
+    span_start, span_end = float(beats[0]), float(beats[-1])
+    best = (-np.inf, period0, span_start)
+    for period in period0 * (1.0 + np.linspace(-search, search, 81)):
+        # Keep the tracker's phase (on-beat vs off-beat was its decision); refine within ±15 %.
+        angle = np.angle(np.mean(np.exp(2j * np.pi * beats / period)))
+        centre = angle / (2 * np.pi) * period
+        phases = centre + period * np.linspace(-0.15, 0.15, 31)
+        k = np.arange(np.floor((span_start - centre) / period) - 1,
+                      np.ceil((span_end - centre) / period) + 2)  # fmt: skip
+        grid = phases[:, None] + period * k[None, :]
+        score = np.interp(grid * frame_rate, frames, x, left=0.0, right=0.0).mean(axis=1)
+        i = int(np.argmax(score))
+        if score[i] > best[0]:
+            best = (float(score[i]), float(period), float(phases[i]))
+    _, period, origin = best
+    k = np.round((beats - origin) / period)
+    near = np.abs(beats - (origin + k * period)) <= tolerance
+    if near.mean() < min_share:
+        return None
+    first = origin + period * np.ceil((span_start - tolerance - origin) / period)
+    grid = np.arange(first, span_end + tolerance, period)
+    return grid, 60.0 / period
+
+
+def harmonic_change_at(times: np.ndarray, *, chroma: np.ndarray, frame_rate: float, width: float
+                       ) -> np.ndarray:  # fmt: skip
+    """Chroma change ``[B]`` across each time: distance between the mean normalised chroma of the
+    ``width`` seconds before and after it (chroma ``[12, T]`` at ``frame_rate``)."""
+    w = max(1, int(round(width * frame_rate)))
+    norm = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
+    csum = np.concatenate([np.zeros((12, 1)), np.cumsum(norm, axis=1)], axis=1)
+    f = np.clip(np.round(times * frame_rate).astype(int), w, chroma.shape[1] - w)
+    before = (csum[:, f] - csum[:, f - w]) / w
+    after = (csum[:, f + w] - csum[:, f]) / w
+    return np.linalg.norm(after - before, axis=0)
+
+
+def choose_phase(grid: np.ndarray, *, chroma: np.ndarray, frame_rate: float) -> np.ndarray:
+    """``grid`` or the grid shifted by half a beat, whichever sits on the harmonic changes.
+
+    Off-beat hats and off-beat bass can make the half-beat grid as strong in onset energy as the
+    beat itself (typical of house music); chords, though, change on beats (the one), not between.
+    """
+    if len(grid) < 8 or chroma.shape[1] < 8:
+        return grid
+    period = float(np.median(np.diff(grid)))
+    shifted = grid + period / 2
+    shifted = shifted[shifted < chroma.shape[1] / frame_rate]
+    on = harmonic_change_at(grid, chroma=chroma, frame_rate=frame_rate, width=period / 2)
+    off = harmonic_change_at(shifted, chroma=chroma, frame_rate=frame_rate, width=period / 2)
+    # Chord changes are sparse (one per bar or two): compare the strongest quarter of each.
+    top = max(2, len(grid) // 4)
+    on_score, off_score = np.sort(on)[-top:].mean(), np.sort(off)[-top:].mean()
+    if off_score > 1.08 * on_score:
+        first = shifted[0] - period if shifted[0] - period >= grid[0] - 1e-9 else shifted[0]
+        return np.arange(len(shifted) + (first < shifted[0])) * period + first
+    return grid
+
+
 def find_downbeats(
     beats: np.ndarray,
     *,
@@ -159,9 +243,19 @@ def find_downbeats(
         return beats[:1].copy()
     frames = np.clip(np.round(beats * frame_rate).astype(int), 0, len(low_onset) - 1)
     bass = np.array([low_onset[max(0, f - 2) : f + 3].max() for f in frames])
-    beat_chroma = np.stack([chroma[:, max(0, f - 2) : f + 3].mean(axis=1) for f in frames], axis=1)
+    # Chroma averaged over each whole beat (not around the onset, where transients smear it):
+    # chords change on the one, so the beat-to-beat change peaks at the downbeat phase.
+    ends = np.r_[
+        frames[1:], min(chroma.shape[1], frames[-1] + max(1, int(np.median(np.diff(frames)))))
+    ]
+    beat_chroma = np.stack(
+        [chroma[:, a : max(b, a + 1)].mean(axis=1) for a, b in zip(frames, ends, strict=True)],
+        axis=1,
+    )
+    beat_chroma /= np.linalg.norm(beat_chroma, axis=0, keepdims=True) + 1e-9
     change = np.r_[0.0, np.linalg.norm(np.diff(beat_chroma, axis=1), axis=0)]
-    score = bass / (bass.max() + 1e-9) + 0.5 * change / (change.max() + 1e-9)
+    # Harmonic change decides; bass (kicks on 1 and 3) only breaks ties between phases.
+    score = change / (change.mean() + 1e-9) + 0.25 * bass / (bass.mean() + 1e-9)
     phase_scores = [score[p::meter].mean() for p in range(meter)]
     phase = int(np.argmax(phase_scores))
     return beats[phase::meter].copy()

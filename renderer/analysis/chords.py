@@ -22,7 +22,8 @@ def chord_likelihoods(chroma: np.ndarray) -> np.ndarray:
     energy = chroma.sum(axis=0)
     norm = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
     sim = TEMPLATE_MATRIX @ norm  # cosine similarity in [0, 1]
-    no_chord = np.where(energy < 1e-3, 1.0, 0.55)[None, :]
+    # Chroma arrives loudness-gated (see audio_features.loudness_gate): faint frames lean to "N".
+    no_chord = np.where(energy < 1e-3, 1.0, 0.55 + 0.45 * np.clip(1.0 - energy, 0.0, 1.0))[None, :]
     logits = np.vstack([sim, no_chord]) * 25.0
     logits -= logits.max(axis=0, keepdims=True)
     prob = np.exp(logits)

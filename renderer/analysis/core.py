@@ -13,10 +13,10 @@ from renderer.analysis import beats as beats_mod
 from renderer.analysis.chords import recognise_chords
 from renderer.analysis.key import estimate_key
 from renderer.analysis.structure import segment
-from renderer.audio_features import file_sha256, load_audio
+from renderer.audio_features import file_sha256, load_audio, loudness_gate
 from renderer.errors import AudioError
 
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 9
 SAMPLE_RATE = 22050
 HOP = 512
 
@@ -84,15 +84,23 @@ def analyze_signal(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HO
     env = beats_mod.onset_envelope(log_mel)
     low_energy = mel[:12].sum(axis=0)  # linear bass energy: kicks mark downbeats
     low_onset = beats_mod.onset_envelope(log_mel[:16], n_bands=1)
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0)
     rms = np.sqrt(power.mean(axis=0))
+    # Near-silent frames (fade-outs, dither) fade to zero chroma, i.e. towards the "N" chord.
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0) * loudness_gate(rms)[None, :]
     if rms.max() < 1e-5:  # silence is music too: an empty but valid analysis
         return Analysis(duration, 0.0, np.zeros(0), np.zeros(0), "C", 0.0,
                         sections=[Segment(0.0, duration, "silence (A)")])  # fmt: skip
 
     tempo, tempo_conf = beats_mod.estimate_tempo(env, frame_rate=frame_rate)
     beat_times = beats_mod.track_beats(env, frame_rate=frame_rate, bpm=tempo)
-    if len(beat_times) > 8:  # the fitted grid refines the tempo estimate
+    # Constant-tempo music (most of what gets a video) is better served by the exact grid than
+    # by frame-quantised DP beats; tempo then comes from the grid's sub-frame period.
+    beat_env = env / (env.max() + 1e-9) + low_onset / (low_onset.max() + 1e-9)
+    fitted = beats_mod.fit_grid(beat_times, env=beat_env, frame_rate=frame_rate, bpm=tempo)
+    if fitted is not None:
+        beat_times, tempo = fitted
+        beat_times = beats_mod.choose_phase(beat_times, chroma=chroma, frame_rate=frame_rate)
+    elif len(beat_times) > 8:  # varying tempo: a robust local average
         tempo = 60.0 / float(np.median(np.diff(beat_times)))
     downbeats = beats_mod.find_downbeats(
         beat_times, low_onset=low_energy, chroma=chroma, frame_rate=frame_rate

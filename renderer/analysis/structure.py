@@ -45,6 +45,7 @@ def pick_boundaries(novelty: np.ndarray, *, min_gap: int, threshold: float = 0.1
     ]
     chosen: list[int] = []
     for i in sorted(candidates, key=lambda j: -novelty[j]):
+        # Inner sections are at least ``min_gap`` long; the first and last at least half that.
         if all(abs(i - c) >= min_gap for c in chosen) and min_gap // 2 <= i <= n - min_gap // 2:
             chosen.append(i)
     return sorted(chosen)
