@@ -36,9 +36,12 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from renderer.generator import build_generator
     from training.export_onnx import export_artefacts
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: thread hand-offs cost more than they save
     torch.manual_seed(0)
     generator = build_generator({"channels": [16, 8, 8, 8, 8], "groups": 4})
     out = tmp_path_factory.mktemp("tiny_model")
     with contextlib.redirect_stdout(io.StringIO()):
         export_artefacts(generator, out, anchors=6, candidates=12, training_info={"tiny": True})
+    torch.set_num_threads(threads)
     return out
