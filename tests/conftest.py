@@ -45,3 +45,15 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         export_artefacts(generator, out, anchors=6, candidates=12, training_info={"tiny": True})
     torch.set_num_threads(threads)
     return out
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the thread
+    hand-offs dominate (a 2-step tiny SD run: 21 s with 2 threads, 0.9 s with 1)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -17,15 +17,7 @@ from renderer.generator import build_generator
 from renderer.model_meta import load_model_meta, verify_artefact
 from training.export_onnx import PARITY_ATOL, choose_anchors, image_stats, main, tags_for
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the thread
-    hand-offs dominate (a 2-step tiny SD run: 21 s with 2 threads, 0.9 s with 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,7 @@ from training.models import Discriminator, DiscriminatorConfig
 TINY = {"channels": [16, 8, 8, 8, 8], "groups": 4}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the thread
-    hand-offs dominate (a 2-step tiny SD run: 21 s with 2 threads, 0.9 s with 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def flops(model: torch.nn.Module, x: torch.Tensor) -> int:

@@ -19,14 +19,7 @@ TINY_G = {"channels": [16, 8, 8, 8, 8], "groups": 4}
 TINY_D = {"channels": [8, 8, 8]}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the thread
-    hand-offs dominate (a 2-step tiny SD run: 21 s with 2 threads, 0.9 s with 1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
