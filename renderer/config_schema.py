@@ -239,7 +239,11 @@ class RenderConfig(Strict):
         # out of the hash, so `--resume --keep-frames` finds the same run folder.
         data = self.model_dump(
             mode="json",
-            exclude={"run": True, "run_id": True, "render": {"keep_frames", "debug_frames", "previews"}},
+            exclude={
+                "run": True,
+                "run_id": True,
+                "render": {"keep_frames", "debug_frames", "previews"},
+            },
         )
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
         return f"run-{digest[:10]}"
