@@ -157,17 +157,28 @@ def anchor_scores(
 
 
 def fit_grid(latent: np.ndarray, *, hw: tuple[int, int]) -> np.ndarray:
-    """``[C, h0, w0]`` → ``[C, h, w]`` by periodic (wrap) tiling, centred on the original.
+    """``[C, h0, w0]`` → ``[C, h, w]``: the anchor in the centre, fresh cells around it.
 
-    Every cell keeps a value of the anchor, so its per-cell statistics (and its look) are kept
-    exactly; the generator is fully convolutional and trained on i.i.d. latent cells, so the wrap
-    seam is not special to it. Grids smaller than the anchor take its centre.
+    Cells outside the anchor are i.i.d. N(0, 1) — what the generator was trained on — drawn from a
+    generator seeded by the anchor's own bytes, so the result is deterministic per anchor. (Wrap
+    tiling, the first approach, repeated the anchor side by side: on a 16:9 canvas the picture
+    visibly showed the same shapes twice.) Grids smaller than the anchor take its centre.
     """
-    _, h0, w0 = latent.shape
+    c, h0, w0 = latent.shape
     h, w = hw
-    rows = (np.arange(h) - (h - h0) // 2) % h0
-    cols = (np.arange(w) - (w - w0) // 2) % w0
-    return np.ascontiguousarray(latent[:, rows][:, :, cols])
+    top, left = (h - h0) // 2, (w - w0) // 2
+    if h <= h0 and w <= w0:
+        return np.ascontiguousarray(latent[:, -top : -top + h, -left : -left + w])
+    seed = zlib.crc32(np.ascontiguousarray(latent, dtype=np.float32).tobytes())
+    out = np.random.default_rng(seed).standard_normal((c, h, w)).astype(np.float32)
+    ys, xs = (
+        slice(max(top, 0), max(top, 0) + min(h, h0)),
+        slice(max(left, 0), max(left, 0) + min(w, w0)),
+    )
+    src_y = slice(max(-top, 0), max(-top, 0) + min(h, h0))
+    src_x = slice(max(-left, 0), max(-left, 0) + min(w, w0))
+    out[:, ys, xs] = latent[:, src_y, src_x]
+    return out
 
 
 def orthonormal_fields(
