@@ -57,8 +57,8 @@ def image_name(job: Job) -> str:
     return f"{job.index:05d}-{job.bucket}.png"
 
 
-def sidecar(job: Job, *, size: int) -> dict:
-    """The JSON written beside each image (the format sd_generate.py writes too)."""
+def job_sidecar(job: Job, *, model_id: str, width: int, height: int, generator: dict) -> dict:
+    """The JSON written beside each image — one format for the procedural and SD backends."""
     return {
         "prompt": job.prompt,
         "negative_prompt": job.negative_prompt,
@@ -66,16 +66,22 @@ def sidecar(job: Job, *, size: int) -> dict:
         "seed": job.seed,
         "steps": job.steps,
         "cfg": job.cfg,
-        "model": MODEL_ID,
-        "width": size,
-        "height": size,
-        "generator": {
-            "backend": "training.procedural",
-            "bucket": job.bucket,
-            "seed": job.seed,
-            "size": size,
-        },
+        "model": model_id,
+        "width": width,
+        "height": height,
+        "generator": generator,
     }
+
+
+def sidecar(job: Job, *, size: int) -> dict:
+    """Sidecar of a procedural image."""
+    params = {
+        "backend": "training.procedural",
+        "bucket": job.bucket,
+        "seed": job.seed,
+        "size": size,
+    }
+    return job_sidecar(job, model_id=MODEL_ID, width=size, height=size, generator=params)
 
 
 def make_one(job: Job, out_dir: Path, *, size: int) -> dict:

@@ -32,6 +32,7 @@ if __package__ in (None, ""):  # `python training/sd_generate.py`
 from renderer.errors import ModelError
 from training.make_dataset import (
     image_name,
+    job_sidecar,
     png_bytes,
     read_manifest,
     sha256_bytes,
@@ -100,18 +101,8 @@ def render_job(pipe, job: Job, *, width: int, height: int) -> np.ndarray:
 
 
 def sidecar(job: Job, *, model_id: str, width: int, height: int) -> dict:
-    return {
-        "prompt": job.prompt,
-        "negative_prompt": job.negative_prompt,
-        "bucket": job.bucket,
-        "seed": job.seed,
-        "steps": job.steps,
-        "cfg": job.cfg,
-        "model": model_id,
-        "width": width,
-        "height": height,
-        "generator": {"backend": "diffusers.StableDiffusionPipeline"},
-    }
+    return job_sidecar(job, model_id=model_id, width=width, height=height,
+                       generator={"backend": "diffusers.StableDiffusionPipeline"})  # fmt: skip
 
 
 def generate_set(
