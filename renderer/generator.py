@@ -1,17 +1,30 @@
 """The generator: spatial latent ``z [B, C, h, w]`` → RGB ``[B, 3, 16h, 16w]`` in ``[-1, 1]``.
 
-Fully convolutional (ResBlocks + nearest upsampling, GroupNorm + SiLU, tanh), so a wider latent
+Fully convolutional (ResBlocks + nearest upsampling, normalisation + SiLU, tanh), so a wider latent
 grid gives a wider canvas at the same texture scale: (8, 16, 16) → 256², (8, 17, 30) → 272×480.
 Shared by training (``training/models.py``) and the renderer's torch decoder backend; it has no
 training-only dependencies. 0.353 M parameters, 3.23 GFLOP per 256² frame (default config,
 counted with ``torch.utils.flop_counter.FlopCounterMode``; budget ≤ 4).
+
+Two choices make a generator trained on small crops render large canvases (the first model, with
+GroupNorm and i.i.d. latents, did not — see DEVLOG):
+
+- ``norm="channel"`` normalises each pixel over its channels (LayerNorm over C, as in ConvNeXt), so
+  nothing depends on the canvas size. ``norm="group"`` (GroupNorm over groups × space, the spec's
+  choice) takes statistics over the whole canvas; trained on 64² crops, those statistics do not
+  transfer to a 272×480 canvas.
+- The latent prior (:func:`sample_latents`) has a *style* part shared by every cell of a grid
+  (``style_share`` of the variance) and a per-cell part, so one latent grid is one picture with one
+  palette, as the training images are, rather than a patchwork of unrelated crops.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -19,7 +32,9 @@ from torch import nn
 class GeneratorConfig:
     latent_channels: int = 8  # C of the spatial latent z
     channels: tuple[int, ...] = (128, 96, 64, 32, 16)  # width at 1×, 2×, 4×, 8×, 16× the grid
-    groups: int = 8  # GroupNorm groups (must divide every width)
+    groups: int = 8  # GroupNorm groups (must divide every width); norm="group" only
+    norm: str = "channel"  # "channel" (per-pixel LayerNorm over C) or "group" (GroupNorm)
+    style_share: float = 0.75  # latent prior: variance shared by all cells of a grid
 
     @property
     def scale(self) -> int:
@@ -42,20 +57,70 @@ class GeneratorConfig:
             values["channels"] = tuple(int(c) for c in values["channels"])
         return cls(**values)
 
+    def __post_init__(self) -> None:
+        if self.norm not in NORMS:
+            raise ValueError(f"generator norm must be one of {sorted(NORMS)}, not {self.norm!r}")
+        if not 0.0 <= self.style_share < 1.0:
+            raise ValueError(f"style_share must be in [0, 1), not {self.style_share}")
 
-def _norm(channels: int, groups: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(groups, channels), channels)
+
+def sample_latents(
+    n: int,
+    config: GeneratorConfig,
+    hw: tuple[int, int],
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``[n, C, h, w]`` from the prior: ``√s · style[C] + √(1-s) · cell[C, h, w]``, all N(0, 1).
+
+    Every cell is marginally N(0, 1); the style part is shared across the grid (``s`` =
+    ``config.style_share``).
+    """
+    c, (h, w), s = config.latent_channels, hw, config.style_share
+    style = torch.randn(n, c, 1, 1, generator=generator)
+    cells = torch.randn(n, c, h, w, generator=generator)
+    return math.sqrt(s) * style + math.sqrt(1.0 - s) * cells
+
+
+class ChannelNorm(nn.Module):
+    """LayerNorm over channels at every pixel (``[B, C, H, W]``), with a per-channel affine."""
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():
+            # Plain ops for the exporter (the permuted layer_norm below makes torch.export pin the
+            # batch size); ONNX Runtime runs this as fast as GroupNorm.
+            centred = x - x.mean(1, keepdim=True)
+            var = (centred * centred).mean(1, keepdim=True)
+            scale = torch.rsqrt(var + self.eps)
+            return centred * scale * self.weight[:, None, None] + self.bias[:, None, None]
+        # On a channels_last tensor the permute is free and layer_norm is one fused kernel:
+        # ~2× faster than the plain ops in torch (bf16, 2 CPU threads).
+        y = F.layer_norm(x.permute(0, 2, 3, 1), x.shape[1:2], self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+NORMS = {
+    "channel": lambda channels, groups: ChannelNorm(channels),
+    "group": lambda channels, groups: nn.GroupNorm(min(groups, channels), channels),
+}
 
 
 class UpBlock(nn.Module):
     """Nearest ×2 upsample, then a pre-activation ResBlock ``in → out`` with a 1×1 skip."""
 
-    def __init__(self, c_in: int, c_out: int, groups: int) -> None:
+    def __init__(self, c_in: int, c_out: int, config: GeneratorConfig) -> None:
         super().__init__()
+        norm = NORMS[config.norm]
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.norm1 = _norm(c_in, groups)
+        self.norm1 = norm(c_in, config.groups)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.norm2 = _norm(c_out, groups)
+        self.norm2 = norm(c_out, config.groups)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
         self.skip = nn.Conv2d(c_in, c_out, 1)
         self.act = nn.SiLU()
@@ -74,10 +139,12 @@ class Generator(nn.Module):
         ch = self.config.channels
         self.stem = nn.Conv2d(self.config.latent_channels, ch[0], 3, padding=1)
         self.blocks = nn.ModuleList(
-            UpBlock(a, b, self.config.groups) for a, b in zip(ch[:-1], ch[1:], strict=True)
+            UpBlock(a, b, self.config) for a, b in zip(ch[:-1], ch[1:], strict=True)
         )
         self.head = nn.Sequential(
-            _norm(ch[-1], self.config.groups), nn.SiLU(), nn.Conv2d(ch[-1], 3, 3, padding=1)
+            NORMS[self.config.norm](ch[-1], self.config.groups),
+            nn.SiLU(),
+            nn.Conv2d(ch[-1], 3, 3, padding=1),
         )
         self.checkpointing = False
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from renderer.errors import FFmpegError
 from renderer.ffmpeg_bin import find_ffmpeg
@@ -144,3 +147,40 @@ def probe_media(path: str | Path, *, ffmpeg_path: str | None = None) -> dict[str
         "sample_rate": info["sample_rate"],
         "chapters": [tuple(c) for c in info["chapters"]],
     }
+
+
+def read_frames(
+    path: str | Path,
+    indices: Sequence[int],
+    *,
+    size: tuple[int, int],
+    ffmpeg_path: str | None = None,
+) -> dict[int, np.ndarray]:
+    """Decode the frames with the given 0-based ``indices`` of a video as uint8 RGB ``[H, W, 3]``
+    (scaled to ``size = (W, H)`` if needed); indices past the end are missing from the result."""
+    wanted = sorted({int(i) for i in indices if int(i) >= 0})
+    if not wanted:
+        return {}
+    width, height = size
+    select = "+".join(f"eq(n\\,{i})" for i in wanted)
+    argv = [
+        str(find_ffmpeg(ffmpeg_path)),
+        "-nostdin",
+        "-v", "error",
+        "-protocol_whitelist", "file,pipe",
+        "-i", str(path),
+        "-map", "0:v:0",
+        "-vf", f"select={select},scale={width}:{height},format=rgb24",
+        "-fps_mode", "passthrough",
+        "-f", "rawvideo",
+        "-",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, check=False)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip()[-800:]
+        raise FFmpegError(f"{path}: ffmpeg could not decode frames {wanted[:5]}…: {tail}")
+    frame_bytes = width * height * 3
+    count = len(proc.stdout) // frame_bytes
+    frames = np.frombuffer(proc.stdout[: count * frame_bytes], np.uint8)
+    frames = frames.reshape(count, height, width, 3)
+    return {index: frames[k].copy() for k, index in enumerate(wanted[:count])}

@@ -159,10 +159,12 @@ def anchor_scores(
 def fit_grid(latent: np.ndarray, *, hw: tuple[int, int]) -> np.ndarray:
     """``[C, h0, w0]`` → ``[C, h, w]``: the anchor in the centre, fresh cells around it.
 
-    Cells outside the anchor are i.i.d. N(0, 1) — what the generator was trained on — drawn from a
-    generator seeded by the anchor's own bytes, so the result is deterministic per anchor. (Wrap
-    tiling, the first approach, repeated the anchor side by side: on a 16:9 canvas the picture
-    visibly showed the same shapes twice.) Grids smaller than the anchor take its centre.
+    Cells outside the anchor follow the anchor's own per-channel mean and spread — its style part
+    under the generator's latent prior (``renderer.generator.sample_latents``), plus fresh per-cell
+    noise — drawn from a generator seeded by the anchor's own bytes, so the result is deterministic
+    per anchor and the wider canvas continues the same picture. (Wrap tiling, the first approach,
+    repeated the anchor side by side: on a 16:9 canvas the picture visibly showed the same shapes
+    twice.) Grids smaller than the anchor take its centre.
     """
     c, h0, w0 = latent.shape
     h, w = hw
@@ -170,7 +172,10 @@ def fit_grid(latent: np.ndarray, *, hw: tuple[int, int]) -> np.ndarray:
     if h <= h0 and w <= w0:
         return np.ascontiguousarray(latent[:, -top : -top + h, -left : -left + w])
     seed = zlib.crc32(np.ascontiguousarray(latent, dtype=np.float32).tobytes())
-    out = np.random.default_rng(seed).standard_normal((c, h, w)).astype(np.float32)
+    mean = latent.mean(axis=(1, 2), keepdims=True)
+    spread = latent.std(axis=(1, 2), keepdims=True)
+    fresh = np.random.default_rng(seed).standard_normal((c, h, w))
+    out = (mean + spread * fresh).astype(np.float32)
     ys, xs = (
         slice(max(top, 0), max(top, 0) + min(h, h0)),
         slice(max(left, 0), max(left, 0) + min(w, w0)),

@@ -54,14 +54,21 @@ class PreviewCollector:
         start = max(0, min(start, n_frames - int(GIF_SECONDS * fps)))
         return cls(out_dir, track_id, fps, keys, start)
 
+    def _in_gif(self, index: int) -> bool:
+        step = max(1, int(round(self.fps / GIF_FPS)))
+        return (
+            self.gif_start <= index < self.gif_start + GIF_SECONDS * self.fps
+            and (index - self.gif_start) % step == 0
+        )
+
+    def wanted(self, start: int, stop: int) -> list[int]:
+        """Frame indices in ``[start, stop)`` the previews use (for chunks a resumed run skips)."""
+        return [i for i in range(start, stop) if i in self.keyframes or self._in_gif(i)]
+
     def offer(self, frame: np.ndarray, index: int) -> None:
         if index in self.keyframes:
             self.kept[index] = frame.copy()
-        step = max(1, int(round(self.fps / GIF_FPS)))
-        if (
-            self.gif_start <= index < self.gif_start + GIF_SECONDS * self.fps
-            and (index - self.gif_start) % step == 0
-        ):
+        if self._in_gif(index):
             h, w = frame.shape[:2]
             self.gif.append(
                 cv2.resize(

@@ -274,6 +274,8 @@ def _render_prepared(
         if done is not None:
             result.chunks_skipped += 1
             result.chunk_hashes.append(done["chunk_hash"])
+            if config.render.previews:  # the previews' frames from the finished segment
+                _offer_from_segment(previews, segment, chunk, config)
             on_frames(chunk.frames)
             continue
         t0 = time.perf_counter()
@@ -311,6 +313,19 @@ def _render_prepared(
             transcode_webm(out, fps=fps, size=tuple(config.resolution), ffmpeg_path=ffmpeg_path)
         )
     result.reactivity = _reactivity(out, prepared, ffmpeg_path=ffmpeg_path)
+
+
+def _offer_from_segment(previews, segment: Path, chunk: Chunk, config) -> None:
+    from renderer.media import read_frames
+
+    wanted = previews.wanted(chunk.start, chunk.stop)
+    if not wanted:
+        return
+    ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
+    local = read_frames(segment, [i - chunk.start for i in wanted],
+                        size=tuple(config.resolution), ffmpeg_path=ffmpeg_path)  # fmt: skip
+    for offset, frame in sorted(local.items()):
+        previews.offer(frame, chunk.start + offset)
 
 
 def _reactivity(video: Path, prepared: PreparedTrack, *, ffmpeg_path: str | None) -> dict:

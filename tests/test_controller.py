@@ -302,6 +302,17 @@ def test_fit_grid_centres_the_anchor_and_fills_with_fresh_cells():
     assert np.array_equal(tall[:, 2:18], latent[:, :, 4:12])
 
 
+def test_fit_grid_continues_the_anchors_style():
+    # an anchor from the style prior: a per-channel offset shared by all cells plus cell noise
+    rng = np.random.default_rng(3)
+    style = np.array([2.0, -1.5], dtype=np.float32)[:, None, None]
+    latent = (style + 0.5 * rng.standard_normal((2, 16, 16))).astype(np.float32)
+    wide = motion.fit_grid(latent, hw=(17, 30))
+    outside = wide[:, :, :7]
+    np.testing.assert_allclose(outside.mean(axis=(1, 2)), [2.0, -1.5], atol=0.15)
+    np.testing.assert_allclose(outside.std(axis=(1, 2)), [0.5, 0.5], atol=0.1)
+
+
 def test_beat_position_interpolates_and_extrapolates():
     beats = np.array([1.0, 1.5, 1.5, 2.0])  # a duplicate beat is ignored
     pos = motion.beat_position(np.array([0.0, 1.0, 1.25, 2.0, 3.0]), beats=beats, tempo=0.0)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from renderer.generator import Generator, GeneratorConfig, build_generator
+from renderer.generator import Generator, GeneratorConfig, build_generator, sample_latents
 from training.losses import colour_regulariser, d_logistic, g_nonsaturating, r1_penalty
 from training.metrics import laplacian_pyramid, sliced_wasserstein, swd_pyramid
 from training.models import Discriminator, DiscriminatorConfig
@@ -46,7 +46,7 @@ def test_tiny_generator_values_and_canvas() -> None:
         out = g(torch.randn(2, 8, 2, 3) * 3)
     assert out.shape == (2, 3, 32, 48)
     assert out.abs().max() <= 1.0 and out.std() > 0
-    # batch items are independent (GroupNorm normalises per sample)
+    # batch items are independent (both norms normalise per sample)
     z = torch.randn(3, 8, 2, 2)
     with torch.no_grad():
         assert torch.allclose(g(z)[1:2], g(z[1:2]), atol=1e-5)
@@ -60,6 +60,45 @@ def test_generator_config_round_trip_and_errors() -> None:
     assert build_generator(None).config == GeneratorConfig()
     with pytest.raises(ValueError, match="widths"):
         GeneratorConfig.from_dict({"widths": [1]})
+
+
+@pytest.mark.parametrize("norm", ["channel", "group"])
+def test_canvas_size_independence(norm: str) -> None:
+    """With per-pixel (channel) normalisation the picture inside a latent region does not depend
+    on how large the canvas around it is — what lets a generator trained on 64² crops render a
+    272×480 canvas. GroupNorm's canvas-wide statistics break this."""
+    torch.manual_seed(2)
+    g = build_generator({**TINY, "norm": norm}).eval()
+    z = torch.randn(1, 8, 16, 16)
+    with torch.no_grad():
+        big = g(z)  # 16 px per cell
+        small = g(z[:, :, 4:12, 4:12])
+    # cells 7..9 are ≥ 3 cells (the receptive field) from the border of both canvases
+    same = torch.allclose(big[..., 7 * 16 : 9 * 16, 7 * 16 : 9 * 16],
+                          small[..., 3 * 16 : 5 * 16, 3 * 16 : 5 * 16], atol=1e-5)  # fmt: skip
+    assert same == (norm == "channel")
+
+
+def test_latent_prior_shares_a_style_across_the_grid() -> None:
+    cfg = GeneratorConfig(style_share=0.75)
+    z = sample_latents(512, cfg, (8, 8), generator=torch.Generator().manual_seed(0))
+    assert z.shape == (512, 8, 8, 8)
+    assert z.std().item() == pytest.approx(1.0, abs=0.03)  # every cell is N(0, 1)
+    # two cells of one grid correlate by style_share; of different grids, not at all
+    a, b = z[:, :, 0, 0].flatten(), z[:, :, 5, 3].flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1].item() == pytest.approx(0.75, abs=0.05)
+    other = z.roll(1, dims=0)[:, :, 5, 3].flatten()
+    assert abs(torch.corrcoef(torch.stack([a, other]))[0, 1].item()) < 0.06
+    iid = sample_latents(512, GeneratorConfig(style_share=0.0), (8, 8))
+    assert abs(torch.corrcoef(torch.stack([iid[:, :, 0, 0].flatten(),
+                                            iid[:, :, 5, 3].flatten()]))[0, 1].item()) < 0.06  # fmt: skip
+
+
+def test_generator_config_rejects_unknown_norm_and_bad_share() -> None:
+    with pytest.raises(ValueError, match="norm must be one of"):
+        GeneratorConfig(norm="batch")
+    with pytest.raises(ValueError, match="style_share"):
+        GeneratorConfig(style_share=1.0)
 
 
 def test_gradient_checkpointing_matches() -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from render_fixtures import FPS, make_album, read_meta
 
 from renderer.media import probe_media
@@ -99,6 +100,12 @@ def test_resume_after_sigkill_gives_the_same_frames_without_redoing_chunks(album
     assert not list(manifest.parent.glob("**/*.partial*"))
     probe = probe_media(resumed["output"])
     assert probe["frames"] == SECONDS * FPS
+    # previews are complete too: frames of skipped chunks come from their finished segments
+    names = [Path(p).name for p in resumed["previews"]["keyframes"]]
+    assert names == [Path(p).name for p in reference["previews"]["keyframes"]]
+    assert all(Path(p).is_file() for p in resumed["previews"]["keyframes"])
+    gif, ref_gif = Image.open(resumed["previews"]["gif"]), Image.open(reference["previews"]["gif"])
+    assert gif.n_frames == ref_gif.n_frames
 
 
 def test_resume_recomputes_a_tampered_segment(album, reference):

@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # `python training/evaluate.py`
 
 from training.losses import colour_stats
 from training.metrics import swd_pyramid
-from training.models import Generator
+from training.models import Generator, sample_latents
 
 
 def _colour(images: torch.Tensor) -> dict:
@@ -45,8 +45,9 @@ def swd_table(
     real reference batch, the untrained and the trained generator vs ``holdout [N, 3, S, S]``."""
     n, _, size, _ = holdout.shape
     cells = size // trained.config.scale
-    z = torch.randn(n, trained.config.latent_channels, cells, cells,
-                    generator=torch.Generator().manual_seed(seed))  # fmt: skip
+    z = sample_latents(
+        n, trained.config, (cells, cells), generator=torch.Generator().manual_seed(seed)
+    )
 
     def decode(g: Generator) -> torch.Tensor:
         return torch.cat([g.eval()(chunk) for chunk in z.split(batch)])

@@ -23,7 +23,7 @@ import torch
 if __package__ in (None, ""):  # `python training/export_onnx.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from renderer.generator import Generator
+from renderer.generator import Generator, sample_latents
 from renderer.model_meta import META_FORMAT, sha256_file
 
 PARITY_ATOL = 1e-4  # max |ONNX − torch| on tanh outputs in [-1, 1] (fp32; observed ~1e-6)
@@ -66,12 +66,16 @@ def choose_anchors(
     generator: Generator, *, count: int = 16, candidates: int = 96, seed: int = 0
 ) -> list[dict]:
     """Farthest-point sampling in (normalised) stats space over ``candidates`` random latents."""
-    c = generator.config.latent_channels
     rng = np.random.default_rng(seed)
     seeds = rng.integers(0, 2**31 - 1, candidates)
-    latents = np.stack(
-        [np.random.default_rng(int(s)).standard_normal((c, 16, 16)) for s in seeds]
-    ).astype(np.float32)
+    latents = torch.cat(
+        [
+            sample_latents(
+                1, generator.config, (16, 16), generator=torch.Generator().manual_seed(int(s))
+            )
+            for s in seeds
+        ]
+    ).numpy()
     images = []
     for chunk in np.array_split(latents, max(1, candidates // 16)):
         out = generator(torch.from_numpy(chunk)).permute(0, 2, 3, 1).numpy()
@@ -111,8 +115,8 @@ def channel_axes(
     channel-space axes (left singular vectors) and their share of the visual effect.
     """
     c = generator.config.latent_channels
-    z = torch.from_numpy(
-        np.random.default_rng(seed).standard_normal((samples, c, 8, 8)).astype(np.float32)
+    z = sample_latents(
+        samples, generator.config, (8, 8), generator=torch.Generator().manual_seed(seed)
     )
 
     def feats(x: torch.Tensor) -> np.ndarray:

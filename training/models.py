@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from renderer.generator import Generator, GeneratorConfig, build_generator
+from renderer.generator import Generator, GeneratorConfig, build_generator, sample_latents
 
 __all__ = [
     "Discriminator",
@@ -15,6 +15,7 @@ __all__ = [
     "Generator",
     "GeneratorConfig",
     "build_generator",
+    "sample_latents",
 ]
 
 

@@ -36,7 +36,13 @@ from training.losses import (
     r1_penalty,
 )
 from training.metrics import swd_pyramid
-from training.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from training.models import (
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+    sample_latents,
+)
 
 
 @dataclass
@@ -122,8 +128,7 @@ def make_module(cfg: TrainConfig):
             # the latents the uninterrupted run would have drawn.
             h, w = latent_hw(cfg.crop, self.G.config.scale)
             noise = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 2 * it + stream)
-            z = torch.randn(n, self.G.config.latent_channels, h, w, generator=noise)
-            return z.to(self.device)
+            return sample_latents(n, self.G.config, (h, w), generator=noise).to(self.device)
 
         def training_step(self, real: torch.Tensor, batch_idx: int) -> None:
             opt_g, opt_d = self.optimizers()
@@ -195,9 +200,11 @@ class SamplerCallback:
 
         self.callback = _CB()
         z_gen = torch.Generator().manual_seed(12345)
-        self.grid_z = torch.randn(16, 8, 16, 16, generator=z_gen)  # 256²: full texture scale
-        self.swd_z = torch.randn(len(holdout), 8, *latent_hw(cfg.crop, 16), generator=z_gen)
-        self.sweep_z = torch.randn(2, 8, 8, 8, generator=z_gen)
+        gcfg = GeneratorConfig.from_dict(cfg.generator)
+        # 256² (the full texture scale) for the grid, the training crop for SWD
+        self.grid_z = sample_latents(16, gcfg, (16, 16), generator=z_gen)
+        self.swd_z = sample_latents(len(holdout), gcfg, latent_hw(cfg.crop, 16), generator=z_gen)
+        self.sweep_z = sample_latents(2, gcfg, (8, 8), generator=z_gen)
 
     @torch.no_grad()
     def write_references(self, module) -> dict:
