@@ -111,6 +111,7 @@ class PostFXConfig(Strict):
     chroma_shift: float = Field(0.004, ge=0.0, le=0.05)
     persistence: float = Field(0.0, ge=0.0, le=0.98)
     pulse_exposure: float = Field(0.0, ge=-4.0, le=4.0)
+    cut_exposure: float = Field(0.0, ge=-4.0, le=4.0)
     saturation: float = Field(1.0, ge=0.0, le=3.0)
 
 

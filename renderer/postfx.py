@@ -48,6 +48,7 @@ class PostFXSettings:
     chroma_shift: float = 0.004  # red/blue magnification difference (lateral aberration)
     persistence: float = 0.0  # trail decay per frame, 0 (off) .. 0.98
     pulse_exposure: float = 0.0  # extra stops at pulse = 1
+    cut_exposure: float = 0.0  # extra stops at a scene change, fading over ½ s (flash)
     saturation: float = 1.0  # 0 = greyscale, 1 = unchanged, >1 = boosted
 
     def __post_init__(self) -> None:
@@ -58,6 +59,7 @@ class PostFXSettings:
             "chroma_shift": (0.0, 0.05),
             "persistence": (0.0, MAX_PERSISTENCE),
             "pulse_exposure": (-4.0, 4.0),
+            "cut_exposure": (-4.0, 4.0),
             "exposure": (-4.0, 4.0),
             "saturation": (0.0, 3.0),
         }
@@ -107,12 +109,16 @@ def register(name: str) -> Callable[[EffectFactory], EffectFactory]:
 @register("tone")
 def _tone(ctx: _Ctx) -> Effect | None:
     s = ctx.settings
-    if s.tone_curve == "none" and s.exposure == 0.0 and s.pulse_exposure == 0.0:
+    if s.tone_curve == "none" and s.exposure == s.pulse_exposure == s.cut_exposure == 0.0:
         return None
     cache: dict[int, np.ndarray] = {}
 
     def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        stops = s.exposure + s.pulse_exposure * float(signals.get("pulse", 0.0))
+        stops = (
+            s.exposure
+            + s.pulse_exposure * float(signals.get("pulse", 0.0))
+            + s.cut_exposure * float(signals.get("scene_cut", 0.0))
+        )
         key = round(stops / EXPOSURE_STEP)
         if key not in cache:
             cache[key] = tone_lut(s.tone_curve, exposure=key * EXPOSURE_STEP)

@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from renderer.errors import ModelError
@@ -116,3 +117,4 @@ def test_cli_exports_from_checkpoint(tmp_path: Path, tiny_generator) -> None:
     assert meta.raw["training"]["validation"]["64px"]["trained_g"]["swd_mean"] == 1.0
     assert meta.raw["dataset_manifest_sha256"] is not None
     assert (out / "interpolation.png").is_file()
+    assert Image.open(out / "canvas_16x9.png").size[0] > Image.open(out / "canvas_16x9.png").size[1]

@@ -135,6 +135,13 @@ def test_pulse_exposure_brightens_on_the_pulse():
     assert means[0] == 100 and means[0] < means[1] < means[2] and means[2] == 200
 
 
+def test_cut_exposure_flashes_at_scene_changes():
+    fx = PostFX(only(cut_exposure=1.0), size=SIZE, seed=0, track_id="t")
+    out = run(fx, grey(100, 3), scene_cut=[0.0, 1.0, 0.5])
+    means = out.reshape(3, -1).mean(axis=1)
+    assert means[0] == 100 and means[1] == 200 and 100 < means[2] < 200
+
+
 def test_saturation_zero_is_grey(clip):
     out = run(PostFX(only(saturation=0.0), size=SIZE, seed=0, track_id="t"), clip[:2]).astype(int)
     assert np.abs(out[..., 0] - out[..., 1]).max() <= 1

@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # `python training/export_onnx.py`
 
 from renderer.generator import Generator, sample_latents
 from renderer.model_meta import META_FORMAT, sha256_file
+from renderer.motion import fit_grid
 
 PARITY_ATOL = 1e-4  # max |ONNX − torch| on tanh outputs in [-1, 1] (fp32; observed ~1e-6)
 STAT_NAMES = ("luma", "saturation", "warmth", "hue_deg", "contrast", "texture", "colourfulness")
@@ -239,8 +240,9 @@ def _versions() -> dict:
 
 @torch.no_grad()
 def save_previews(generator: Generator, anchors: list[dict], out_dir: Path) -> None:
-    """``samples.png`` (the anchors, 256² each) and ``interpolation.png`` (slerp sweeps between
-    consecutive anchor pairs, 8 steps per row): what the committed model makes and how it moves."""
+    """``samples.png`` (the anchors, 256² each), ``interpolation.png`` (slerp sweeps between
+    consecutive anchor pairs, 8 steps per row) and ``canvas_16x9.png`` (six anchors on the 272×480
+    canvas the renderer decodes): what the committed model makes and how it moves."""
     from training.visualise import save_grid
 
     z = torch.from_numpy(np.stack([np.asarray(a["latent"], np.float32) for a in anchors]))
@@ -251,6 +253,9 @@ def save_previews(generator: Generator, anchors: list[dict], out_dir: Path) -> N
         # variance-preserving blend, like the controller's crossfades
         rows.append(generator(((1 - t) * a + t * b) / torch.sqrt((1 - t) ** 2 + t**2)))
     save_grid(torch.cat(rows), out_dir / "interpolation.png", columns=8)
+    # what the renderer decodes for 16:9 output: anchors centred on a (17, 30) grid
+    wide = np.stack([fit_grid(a.numpy(), hw=(17, 30)) for a in z[:6]])
+    save_grid(generator(torch.from_numpy(wide)), out_dir / "canvas_16x9.png", columns=2)
 
 
 def main(argv: list[str] | None = None) -> int:
