@@ -93,6 +93,9 @@ def test_onset_peaks_survive_frame_resampling(tmp_path):
     beat_frames = np.round(beats * 24).astype(int)
     on_beat = np.array([v.onset[max(0, b - 1) : b + 2].max() for b in beat_frames[1:]])
     assert np.median(on_beat) > 3 * np.median(v.onset)
+    # … and land on the beat's own frame, not a frame late (onset latency compensated)
+    peaks = [b - 2 + int(np.argmax(v.onset[b - 2 : b + 3])) for b in beat_frames[1:-1]]
+    assert np.mean(np.array(peaks) == beat_frames[1:-1]) >= 0.8
 
 
 @pytest.mark.parametrize("fmt", ["flac", "ogg", "mp3"])
