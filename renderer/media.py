@@ -149,6 +149,40 @@ def probe_media(path: str | Path, *, ffmpeg_path: str | None = None) -> dict[str
     }
 
 
+def decode_video(
+    path: str | Path,
+    *,
+    vf: str,
+    size: tuple[int, int],
+    channels: int,
+    ffmpeg_path: str | Path | None = None,
+    passthrough: bool = False,
+) -> np.ndarray:
+    """Decode the first video stream through the filter chain ``vf`` (which must end at ``size``
+    = (W, H) in a pixel format of ``channels`` bytes per pixel) into uint8 ``[N, H, W, channels]``."""
+    width, height = size
+    argv = [
+        str(find_ffmpeg(ffmpeg_path)),
+        "-nostdin",
+        "-v", "error",
+        "-protocol_whitelist", "file,pipe",
+        "-i", str(path),
+        "-map", "0:v:0",
+        "-vf", vf,
+        *(["-fps_mode", "passthrough"] if passthrough else []),
+        "-f", "rawvideo",
+        "-",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, check=False)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip()[-800:]
+        raise FFmpegError(f"{path}: ffmpeg could not decode the video: {tail}")
+    frame_bytes = width * height * channels
+    count = len(proc.stdout) // frame_bytes
+    frames = np.frombuffer(proc.stdout[: count * frame_bytes], np.uint8)
+    return frames.reshape(count, height, width, channels)
+
+
 def read_frames(
     path: str | Path,
     indices: Sequence[int],
@@ -161,26 +195,7 @@ def read_frames(
     wanted = sorted({int(i) for i in indices if int(i) >= 0})
     if not wanted:
         return {}
-    width, height = size
     select = "+".join(f"eq(n\\,{i})" for i in wanted)
-    argv = [
-        str(find_ffmpeg(ffmpeg_path)),
-        "-nostdin",
-        "-v", "error",
-        "-protocol_whitelist", "file,pipe",
-        "-i", str(path),
-        "-map", "0:v:0",
-        "-vf", f"select={select},scale={width}:{height},format=rgb24",
-        "-fps_mode", "passthrough",
-        "-f", "rawvideo",
-        "-",
-    ]  # fmt: skip
-    proc = subprocess.run(argv, capture_output=True, check=False)
-    if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip()[-800:]
-        raise FFmpegError(f"{path}: ffmpeg could not decode frames {wanted[:5]}…: {tail}")
-    frame_bytes = width * height * 3
-    count = len(proc.stdout) // frame_bytes
-    frames = np.frombuffer(proc.stdout[: count * frame_bytes], np.uint8)
-    frames = frames.reshape(count, height, width, 3)
-    return {index: frames[k].copy() for k, index in enumerate(wanted[:count])}
+    frames = decode_video(path, vf=f"select={select},scale={size[0]}:{size[1]},format=rgb24",
+                          size=size, channels=3, ffmpeg_path=ffmpeg_path, passthrough=True)  # fmt: skip
+    return {index: frames[k].copy() for k, index in enumerate(wanted[: len(frames)])}

@@ -16,7 +16,6 @@ A static video scores 0 everywhere (no change → no accents, correlations defin
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.stats import pearsonr, spearmanr
 
-from renderer.errors import FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
+from renderer.media import decode_video
 
 SIZE = (64, 36)  # (W, H) of the analysis frames
 NOISE_FLOOR = 2e-3  # change below ≈½ grey level is encoder noise, never an accent
@@ -37,25 +35,11 @@ def frame_changes(
 ) -> np.ndarray:
     """Mean absolute frame difference ``[N]`` in [0, 1] (``change[0] = 0``) of a video file."""
     width, height = size
-    argv = [
-        str(find_ffmpeg(ffmpeg_path)),
-        "-nostdin",
-        "-v", "error",
-        "-protocol_whitelist", "file,pipe",
-        "-i", str(video_path),
-        "-map", "0:v:0",
-        # area averaging: every source pixel counts, so small moving details are not skipped
-        "-vf", f"scale={width}:{height}:flags=area,format=gray",
-        "-f", "rawvideo",
-        "-",
-    ]  # fmt: skip
-    proc = subprocess.run(argv, capture_output=True, check=False)
-    if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace").strip()[-800:]
-        raise FFmpegError(f"{video_path}: ffmpeg could not decode the video: {tail}")
-    frames = np.frombuffer(proc.stdout, dtype=np.uint8)
-    count = len(frames) // (width * height)
-    frames = frames[: count * width * height].reshape(count, height * width).astype(np.float32)
+    # area averaging: every source pixel counts, so small moving details are not skipped
+    vf = f"scale={width}:{height}:flags=area,format=gray"
+    frames = decode_video(video_path, vf=vf, size=size, channels=1, ffmpeg_path=ffmpeg_path)
+    frames = frames.reshape(len(frames), -1).astype(np.float32)
+    count = len(frames)
     change = np.zeros(count)
     if count > 1:
         change[1:] = np.abs(np.diff(frames, axis=0)).mean(axis=1) / 255.0
