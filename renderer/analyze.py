@@ -27,7 +27,7 @@ def analyze_to_dir(audio: Path, out_dir: Path, *, cache_root: Path = Path("cache
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
+    from renderer.console import make_console
     from rich.table import Table
 
     parser = argparse.ArgumentParser(prog="nts-analyze", description=__doc__)
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="output root; one folder per track (default: renders/analysis)")  # fmt: skip
     parser.add_argument("--cache", type=Path, default=Path("cache"), help="cache root")
     args = parser.parse_args(argv)
-    console = Console(stderr=True)
+    console = make_console()
     table = Table(title="analysis")
     for column in ("track", "tempo", "key", "beats", "sections", "time", "report"):
         table.add_column(column)

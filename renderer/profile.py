@@ -257,7 +257,7 @@ def _passive_child(args: argparse.Namespace) -> dict[str, float]:
 
 
 def print_table(result: dict[str, float], *, resolution: tuple[int, int], backend: str) -> None:
-    from rich.console import Console
+    from renderer.console import make_console
     from rich.table import Table
 
     provider = result.pop("_decoder_provider", "?")
@@ -273,8 +273,9 @@ def print_table(result: dict[str, float], *, resolution: tuple[int, int], backen
         ratio = f"{value / encode:.2f}" if encode and name.startswith("e2e") else ""
         table.add_row(name, f"{value:.1f}", f"{1000 / value:.1f}", ratio)
     fastest = max((k for k in result if k.startswith("e2e")), key=result.__getitem__)
-    Console().print(table)
-    Console().print(f"fastest end to end: [bold]{fastest}[/bold] at {result[fastest]:.1f} frames/s")
+    console = make_console(stderr=False)
+    console.print(table)
+    console.print(f"fastest end to end: [bold]{fastest}[/bold] at {result[fastest]:.1f} frames/s")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,7 @@ def album_film(results, run_dir: Path, *, config) -> Path | None:
 
 def run_album(args, *, with_film: bool = True) -> int:
     """The body of both CLIs: returns the process exit code."""
-    from rich.console import Console
+    from renderer.console import make_console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -61,7 +61,7 @@ def run_album(args, *, with_film: bool = True) -> int:
     from renderer.summary import print_plan, print_summary, versions, write_meta
     from renderer.tracklist import load_tracklist, resolve_track, select_tracks
 
-    console = Console(stderr=True)
+    console = make_console()
     try:
         config = load_config(args.config, overrides=overrides_from_args(args))
         tracks = load_tracklist(
