@@ -27,8 +27,9 @@ def analyze_to_dir(audio: Path, out_dir: Path, *, cache_root: Path = Path("cache
 
 
 def main(argv: list[str] | None = None) -> int:
-    from renderer.console import make_console
     from rich.table import Table
+
+    from renderer.console import make_console
 
     parser = argparse.ArgumentParser(prog="nts-analyze", description=__doc__)
     parser.add_argument("audio", nargs="+", type=Path, help="audio files (wav/mp3/ogg/flac)")

@@ -257,8 +257,9 @@ def _passive_child(args: argparse.Namespace) -> dict[str, float]:
 
 
 def print_table(result: dict[str, float], *, resolution: tuple[int, int], backend: str) -> None:
-    from renderer.console import make_console
     from rich.table import Table
+
+    from renderer.console import make_console
 
     provider = result.pop("_decoder_provider", "?")
     table = Table(

@@ -44,7 +44,6 @@ def album_film(results, run_dir: Path, *, config) -> Path | None:
 
 def run_album(args, *, with_film: bool = True) -> int:
     """The body of both CLIs: returns the process exit code."""
-    from renderer.console import make_console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -57,6 +56,7 @@ def run_album(args, *, with_film: bool = True) -> int:
 
     from renderer.chunks import RunManifest
     from renderer.config_schema import load_config, overrides_from_args
+    from renderer.console import make_console
     from renderer.decoder import open_decoder
     from renderer.summary import print_plan, print_summary, versions, write_meta
     from renderer.tracklist import load_tracklist, resolve_track, select_tracks
