@@ -19,7 +19,6 @@ def versions(*, ffmpeg_path: str | None) -> dict[str, str]:
     """Versions that decide whether a rerun gives the same bytes (ARCHITECTURE §3)."""
     import librosa
     import numpy
-    import onnxruntime
     import torch
 
     from renderer import __version__
@@ -30,13 +29,26 @@ def versions(*, ffmpeg_path: str | None) -> dict[str, str]:
         "noise_to_signal": __version__,
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
+        # from the package metadata: importing ONNX Runtime (and its telemetry) is the onnx
+        # backend's business alone
+        "onnxruntime": _dist_version("onnxruntime-gpu", "onnxruntime"),
         "numpy": numpy.__version__,
         "librosa": librosa.__version__,
         "ffmpeg": ".".join(map(str, ffmpeg_version(ffmpeg))),
         "ffmpeg_path": ffmpeg,
         "platform": platform.platform(),
     }
+
+
+def _dist_version(*names: str) -> str:
+    from importlib import metadata
+
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "not installed"
 
 
 def _chunk_records(manifest: dict[str, Any], track_id: str) -> list[dict[str, Any]]:

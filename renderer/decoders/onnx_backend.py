@@ -27,9 +27,25 @@ _ORT_WARNING = 2  # ORT's default logger severity (0 verbose … 4 fatal)
 _ORT_FATAL = 4
 
 
+def import_onnxruntime():
+    """``onnxruntime``, imported only by this backend, with its telemetry switched off.
+
+    Importing ONNX Runtime 1.31 starts its 1DS telemetry system, which writes a device id and an
+    event database under ``~/.cache/Microsoft/DeveloperTools/`` unless ``ORT_DISABLE_TELEMETRY``
+    is set when the library loads; the spec forbids telemetry, so it is set here, before the
+    import, and the events are switched off as well (``tests/test_offline.py`` checks ``$HOME``
+    stays empty and no socket is opened).
+    """
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    import onnxruntime as ort
+
+    ort.disable_telemetry_events()
+    return ort
+
+
 def cuda_load_error() -> str | None:
     """Why ORT's CUDA provider library cannot be loaded here (``None`` when it loads)."""
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     lib = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
     if not lib.is_file():
@@ -42,7 +58,7 @@ def cuda_load_error() -> str | None:
 
 
 def _session(path: Path, providers: list[str], options, *, quiet: bool):
-    import onnxruntime as ort
+    ort = import_onnxruntime()
 
     if quiet:
         ort.set_default_logger_severity(_ORT_FATAL)
@@ -66,7 +82,7 @@ class OnnxBackend:
         threads: int | None = None,
         value_range: tuple[float, float] = (-1.0, 1.0),
     ) -> None:
-        import onnxruntime as ort
+        ort = import_onnxruntime()
 
         if provider not in PROVIDERS:
             raise RenderError(f"decoder provider {provider!r} unknown; choose one of {PROVIDERS}")
