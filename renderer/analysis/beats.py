@@ -50,8 +50,8 @@ def estimate_tempo(
     spec = np.fft.rfft(x, 2 * n)
     ac = np.fft.irfft(spec * np.conj(spec))[:n]
     ac /= ac[0] + 1e-12
-    np.arange(n)
-    min_lag = int(np.floor(60.0 * frame_rate / max_bpm))
+
+    min_lag = int(np.ceil(60.0 * frame_rate / max_bpm))  # bpm ≤ max_bpm
     max_lag = min(int(np.ceil(60.0 * frame_rate / min_bpm)), n // 4 - 1)
     if max_lag <= min_lag + 2:
         return 120.0, 0.0
@@ -82,7 +82,16 @@ def estimate_tempo(
             period = fine / mult
             break
     confidence = float(np.clip(ac[best], 0.0, 1.0))
+    if not np.isfinite(period) or not min_lag <= period <= max_lag:
+        # The refinement wandered off the searched range (flat or peakless autocorrelation, as
+        # for a steady tone): keep the integer lag, which is in range by construction.
+        period = float(best)
     return float(60.0 * frame_rate / period), confidence
+
+
+# Below this normalised autocorrelation peak the envelope has no periodicity worth a grid (a steady
+# tone scores 0.0, white noise 0.06; music with a beat 0.4–0.7): no beats are invented.
+MIN_TEMPO_CONFIDENCE = 0.15
 
 
 def track_beats(

@@ -16,7 +16,7 @@ from renderer.analysis.structure import segment
 from renderer.audio_features import file_sha256, load_audio, loudness_gate
 from renderer.errors import AudioError
 
-ANALYSIS_VERSION = 9
+ANALYSIS_VERSION = 10
 SAMPLE_RATE = 22050
 HOP = 512
 
@@ -92,7 +92,10 @@ def analyze_signal(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HO
                         sections=[Segment(0.0, duration, "silence (A)")])  # fmt: skip
 
     tempo, tempo_conf = beats_mod.estimate_tempo(env, frame_rate=frame_rate)
-    beat_times = beats_mod.track_beats(env, frame_rate=frame_rate, bpm=tempo)
+    if tempo_conf < beats_mod.MIN_TEMPO_CONFIDENCE:  # no pulse (a drone, a tone): no grid
+        beat_times = np.zeros(0)
+    else:
+        beat_times = beats_mod.track_beats(env, frame_rate=frame_rate, bpm=tempo)
     # Constant-tempo music (most of what gets a video) is better served by the exact grid than
     # by frame-quantised DP beats; tempo then comes from the grid's sub-frame period.
     beat_env = env / (env.max() + 1e-9) + low_onset / (low_onset.max() + 1e-9)
