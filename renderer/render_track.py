@@ -253,8 +253,9 @@ def _render_prepared(
     result.loudness = {"input_lufs": prepared.audio.loudness_in, "gain_db": prepared.audio.gain_db,
                        "peak_db": prepared.audio.peak_db, "target_lufs": config.audio.normalization}  # fmt: skip
     a = prepared.analysis
-    result.analysis = {"tempo": a.tempo, "key": a.key, "key_confidence": a.key_confidence,
-                       "beats": len(a.beats), "sections": [(s.start, s.label) for s in a.sections]}  # fmt: skip
+    result.analysis = {"tempo": a.tempo, "tempo_confidence": a.tempo_confidence, "key": a.key,
+                       "key_confidence": a.key_confidence, "beats": len(a.beats),
+                       "sections": [(s.start, s.label) for s in a.sections]}  # fmt: skip
     renderer = TrackRenderer(config, prepared, decoder=decoder, run_dir=run_dir)
     chunks = plan_chunks(n, fps=fps, chunk_seconds=config.render.chunk_seconds)
     manifest.track(plan.id, n_frames=n)
