@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import subprocess
+import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -38,8 +39,33 @@ def file_sha256(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------- loading
-def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
-    """Decode any format FFmpeg knows to float32 [C, N]; local files only (no network protocols)."""
+class AudioWarning(UserWarning):
+    """A problem with an input file that did not stop its render (recorded in ``meta.json``)."""
+
+
+def _container_seconds(probe: str) -> float | None:
+    """``Duration: HH:MM:SS.ss`` from FFmpeg's stream listing (``None`` when it states none)."""
+    for line in probe.splitlines():
+        line = line.strip()
+        if line.startswith("Duration:") and not line.startswith("Duration: N/A"):
+            h, m, sec = line.split(",", 1)[0].split()[1].split(":")
+            return 3600 * int(h) + 60 * int(m) + float(sec)
+    return None
+
+
+def _duration_tolerance(seconds: float) -> float:
+    """How far a decode may differ from the container's duration (encoder padding, VBR headers)."""
+    return max(0.5, 0.02 * seconds)
+
+
+def _decode_with_ffmpeg(path: Path, *, note: str = "") -> tuple[np.ndarray, int]:
+    """Decode any format FFmpeg knows to float32 [C, N]; local files only (no network protocols).
+
+    Decodes the whole file or fails: a decode that ends well short of the duration the container
+    states raises :class:`AudioError`; decode errors FFmpeg worked around (damaged frames) or a
+    duration that disagrees with the container's give an :class:`AudioWarning` naming the file.
+    ``note`` is prepended to that warning (why FFmpeg was asked).
+    """
     from renderer.ffmpeg_bin import find_ffmpeg
 
     probe = subprocess.run(
@@ -47,6 +73,7 @@ def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
         capture_output=True,
         text=True,
         check=False,
+        stdin=subprocess.DEVNULL,
     ).stderr
     sr, channels = 44100, 2
     for line in probe.splitlines():
@@ -65,11 +92,22 @@ def _decode_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
         "-i", str(path),
         "-f", "f32le", "-ac", str(channels), "-ar", str(sr), "pipe:1",
     ]  # fmt: skip
-    result = subprocess.run(argv, capture_output=True, check=False)
+    result = subprocess.run(argv, capture_output=True, check=False, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise AudioError(f"{path}: FFmpeg could not decode it ({result.stderr.decode()[-200:]})")
-    data = np.frombuffer(result.stdout, dtype=np.float32)
-    return data.reshape(-1, channels).T.copy(), sr
+    data = np.frombuffer(result.stdout, dtype=np.float32).reshape(-1, channels).T.copy()
+    decoded, stated = data.shape[1] / sr, _container_seconds(probe)
+    if stated and decoded < stated - _duration_tolerance(stated):
+        raise AudioError(f"{path}: damaged: only {decoded:.1f} s of the {stated:.1f} s its "
+                         "container states could be decoded")  # fmt: skip
+    errors = [ln for ln in result.stderr.decode(errors="replace").splitlines() if ln.strip()]
+    if errors or (stated and abs(decoded - stated) > _duration_tolerance(stated)):
+        stated_text = f"{stated:.1f} s" if stated else "no duration"
+        warnings.warn(AudioWarning(
+            f"{path}: damaged or unusual audio: {note}FFmpeg decoded {decoded:.1f} s (the "
+            f"container states {stated_text}) with {len(errors)} decode error(s); rendering "
+            "what was decoded"), stacklevel=2)  # fmt: skip
+    return data, sr
 
 
 # The last decoded file, so features and analysis of one track decode and resample it only once.
@@ -114,14 +152,24 @@ def _load_audio_uncached(path: Path, *, sr: int | None, mono: bool) -> tuple[np.
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: audio file is empty (0 bytes)")
     data: np.ndarray | None = None
+    note = ""
     try:
         if path.suffix.lower() in _NATIVE_FORMATS:
             raw, native_sr = sf.read(str(path), dtype="float32", always_2d=True)
+            stated = sf.info(str(path)).frames
             data = raw.T
+            if (
+                stated > 0
+                and len(raw) < stated - _duration_tolerance(stated / native_sr) * native_sr
+            ):
+                # libsndfile (mpg123) gives up at damage and returns what it read so far
+                note = (f"libsndfile stopped after {len(raw) / native_sr:.1f} s of "
+                        f"{stated / native_sr:.1f} s; ")  # fmt: skip
+                data = None
     except (RuntimeError, sf.LibsndfileError, ValueError):
         data = None
     if data is None:
-        data, native_sr = _decode_with_ffmpeg(path)
+        data, native_sr = _decode_with_ffmpeg(path, note=note)
     if data.shape[1] < 2:
         raise AudioError(f"{path}: too short to analyse ({data.shape[1]} sample(s))")
     if not np.all(np.isfinite(data)):

@@ -17,6 +17,7 @@ import queue
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class TrackResult:
     loudness: dict = field(default_factory=dict)
     analysis: dict = field(default_factory=dict)
     chunk_hashes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # problems that did not stop the render
 
     @property
     def fps(self) -> float:
@@ -224,11 +226,20 @@ def render_track(
     on_frames: Callable[[int], None] = lambda n: None,
     on_start: Callable[[str, int], None] = lambda track_id, n: None,
 ) -> TrackResult:
-    """Render one track into ``run_dir``; errors are caught and returned in the result."""
+    """Render one track into ``run_dir``; errors are caught and returned in the result, and
+    problems with the input that did not stop it (:class:`AudioWarning`) are listed in it."""
+    from renderer.audio_features import AudioWarning
+
     result = TrackResult(id=plan.id, title=plan.track.title)
     start = time.perf_counter()
     try:
-        prepared = prepare_track(config, plan, run_dir=run_dir, cache_root=cache_root)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AudioWarning)
+            prepared = prepare_track(config, plan, run_dir=run_dir, cache_root=cache_root)
+        result.warnings += [str(w.message) for w in caught if issubclass(w.category, AudioWarning)]
+        for w in caught:  # anything else goes on to the usual handlers
+            if not issubclass(w.category, AudioWarning):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         _render_prepared(config, prepared, decoder=decoder, run_dir=run_dir, manifest=manifest,
                          result=result, on_frames=on_frames, on_start=on_start)  # fmt: skip
         result.ok = True

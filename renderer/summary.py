@@ -97,6 +97,7 @@ def write_meta(
                 **plan.to_dict(),
                 "ok": r.ok,
                 "error": r.error,
+                "warnings": r.warnings,
                 "output": r.output,
                 "webm": r.webm,
                 "frames": r.frames,
@@ -146,6 +147,9 @@ def print_summary(
             "—" if hit is None else f"{hit:.0%}",
         )
     console.print(table)
+    for r in results:
+        for warning in r.warnings:
+            console.print(f"[yellow]warning[/yellow] {r.id}: {warning}")
     frames = sum(r.frames for r in results if r.ok)
     console.print(
         f"album film: {album or '—'}   total {frames} frames in {seconds:.0f} s "

@@ -3,6 +3,7 @@ no partial file behind. Every case goes through the real CLI on real files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +50,40 @@ def test_tempo_stays_in_its_documented_range_on_tones():
         result = analyze_signal(0.5 * np.sin(2 * np.pi * 440 * t))
         assert 60.0 <= result.tempo <= 200.0 and len(result.beats) == 0
         assert result.tempo_confidence < 0.15
+
+
+def _mp3(path: Path, seconds: float) -> bytes:
+    import subprocess
+
+    from renderer.ffmpeg_bin import find_ffmpeg
+
+    subprocess.run([find_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"sine=f=440:d={seconds}", "-ac", "2", "-b:a", "128k", str(path)],
+                   check=True, stdin=subprocess.DEVNULL)  # fmt: skip
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["middle", "truncated"])
+def test_damaged_mp3_fails_instead_of_rendering_a_short_video(album_config, damage, capsys):
+    """A damaged middle made libsndfile stop early (7.5 s of 30 s) and a short video came out with
+    exit 0; now the file is decoded to its end or the track fails naming the file."""
+    album = album_config.parent / "album"
+    data = bytearray(_mp3(album / "t0.mp3", 12.0))
+    n = len(data)
+    if damage == "middle":  # repeated fake frame headers: libmpg123 gives up resyncing
+        junk = bytes([0xFF, 0xFB, 0x90, 0x00]) * 2000
+        data[n // 4 : n // 4 + len(junk)] = junk
+    else:
+        data = data[: n // 2]
+    (album / "t0.mp3").write_bytes(bytes(data))
+    tracks = json.loads((album / "tracklist.json").read_text())
+    tracks[0]["src"] = "t0.mp3"
+    (album / "tracklist.json").write_text(json.dumps(tracks))
+    assert album_main(["--config", str(album_config)]) == 1
+    bad, good = read_meta(album_config)["tracks"]
+    assert not bad["ok"] and "t0.mp3" in bad["error"] and "damaged" in bad["error"]
+    assert "of the 12.0 s its container states" in bad["error"]
+    assert good["ok"]
+    run_dir = next((album_config.parent / "renders").iterdir())
+    assert not (run_dir / "t0.mp4").exists()
+    _no_partials(album_config.parent)
