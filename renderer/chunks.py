@@ -94,6 +94,44 @@ class RunManifest:
         entry["chunks"][str(chunk.index)] = {"start": chunk.start, "stop": chunk.stop, **fields}
         self.save()
 
+    # ---------------------------------------------------------------- finished tracks and film
+    def complete(self, track_id: str, *, key: dict[str, Any], result: dict[str, Any],
+                 files: list[Path]) -> None:  # fmt: skip
+        """Record a finished track: ``key`` (what it was made from), its result row and the
+        sha256 of each output file, so a resumed finished run reuses it without rendering."""
+        entry = self.data["tracks"][track_id]
+        entry["done"] = {"key": key, "result": result,
+                         "files": {str(Path(f).relative_to(self.run_dir)): sha256_file(f)
+                                   for f in files}}  # fmt: skip
+        self.save()
+
+    def completed(self, track_id: str, *, key: dict[str, Any]) -> dict[str, Any] | None:
+        """The finished track's result row, if it was made from ``key`` and its files are intact."""
+        done = self.data["tracks"].get(track_id, {}).get("done")
+        if not done or done.get("key") != key or not self._intact(done["files"]):
+            return None
+        return done["result"]
+
+    def complete_film(self, film: Path, *, parts: list[str]) -> None:
+        """Record ``album.<ext>`` made from the track files with sha256 ``parts`` (in order)."""
+        self.data["film"] = {"parts": parts,
+                             "files": {str(film.relative_to(self.run_dir)): sha256_file(film)}}  # fmt: skip
+        self.save()
+
+    def completed_film(self, *, parts: list[str]) -> Path | None:
+        film = self.data.get("film")
+        if not film or film.get("parts") != parts or not self._intact(film["files"]):
+            return None
+        return self.run_dir / next(iter(film["files"]))
+
+    def output_sha256(self, track_id: str, path: Path) -> str | None:
+        done = self.data["tracks"].get(track_id, {}).get("done") or {}
+        return done.get("files", {}).get(str(Path(path).relative_to(self.run_dir)))
+
+    def _intact(self, files: dict[str, str]) -> bool:
+        return all((self.run_dir / rel).is_file() and sha256_file(self.run_dir / rel) == sha
+                   for rel, sha in files.items())  # fmt: skip
+
     def save(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".manifest.{os.getpid()}.tmp")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -285,7 +286,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
-        got = f" (got {err['input']!r})" if err["type"] != "missing" and "input" in err else ""
+        got = f" (got {_clip(err['input'])})" if err["type"] != "missing" and "input" in err else ""
         if err["type"] == "value_error" and "(got" in msg:
             got = ""  # our validators already quote the value
         if err["type"] == "extra_forbidden":
@@ -294,14 +295,60 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a render.yaml or preset is a few kB; refuse anything over 1 MiB
+MAX_CONFIG_VALUES = 100_000  # values after YAML aliases are expanded (an alias bomb has billions)
+MAX_ECHO = 200  # characters of a rejected value quoted in an error message
+
+
+def _clip(value: Any, limit: int = MAX_ECHO) -> str:
+    """``repr(value)`` cut to ``limit`` characters (error messages never echo a whole input)."""
+    short = reprlib.Repr()  # (keyword arguments only from Python 3.12)
+    short.maxstring, short.maxother, short.maxlist, short.maxdict, short.maxlevel = (
+        limit, limit, 8, 8, 3)  # fmt: skip
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_size(data: Any, *, source: Path | str, limit: int = MAX_CONFIG_VALUES) -> None:
+    """:class:`ConfigError` when ``data`` holds more than ``limit`` values counted with
+    repetition: YAML aliases share objects, so a few hundred bytes can stand for billions of
+    values that validation would walk. Stops counting at the limit."""
+    count, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            raise ConfigError(f"{source}: more than {limit:,} values once YAML aliases are "
+                              "expanded; refusing it (an alias bomb?)")  # fmt: skip
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
+def read_text_capped(path: Path, *, what: str, limit: int = MAX_CONFIG_BYTES) -> str:
+    """The file's text, or :class:`ConfigError` naming it when missing or over ``limit`` bytes."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: {what} not found") from exc
+    if size > limit:
+        raise ConfigError(f"{path}: {size:,} bytes; a {what} is limited to {limit:,} bytes")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """``yaml.safe_load`` of a mapping; :class:`ConfigError` naming the file otherwise."""
+    text = read_text_capped(path, what="config file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: config file not found") from exc
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({_clip(str(exc), 400)})") from exc
+    check_size(data, source=path)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -21,6 +21,22 @@ from pathlib import Path
 from renderer.errors import NoiseToSignalError
 
 
+def _film(results, plans, run_dir: Path, *, config, manifest) -> Path | None:
+    """The album film, reused when this run already made it from the same track files."""
+    from renderer.render_track import remaster
+
+    parts = [manifest.output_sha256(r.id, Path(r.output)) or "" for r in results if r.ok]
+    if config.run.resume and (film := manifest.completed_film(parts=parts)) is not None:
+        return film
+    for plan, r in zip(plans, results, strict=True):
+        if r.ok and not Path(r.audio).is_file():  # finished by an earlier invocation
+            r.audio = str(remaster(config, plan, run_dir))
+    film = album_film(results, run_dir, config=config)
+    if film is not None and all(parts):
+        manifest.complete_film(film, parts=parts)
+    return film
+
+
 def album_film(results, run_dir: Path, *, config) -> Path | None:
     """``album.mp4`` from the tracks that rendered (see :mod:`renderer.album_film`)."""
     from renderer.album_film import FilmPart, build_album_film
@@ -120,7 +136,7 @@ def run_album(args, *, with_film: bool = True) -> int:
     album, film_ok = None, True
     if with_film and len(plans) > 1:
         try:
-            album = album_film(results, run_dir, config=config)
+            album = _film(results, plans, run_dir, config=config, manifest=manifest)
         except (NoiseToSignalError, OSError, ValueError) as exc:
             film_ok = False
             console.print(f"[red]album film failed:[/red] {exc}")

@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +233,12 @@ def render_track(
     result = TrackResult(id=plan.id, title=plan.track.title)
     start = time.perf_counter()
     try:
+        key = _completion_key(plan, decoder)
+        if config.run.resume and (done := _reuse_finished(manifest, plan, key)) is not None:
+            on_start(plan.id, done.frames)
+            on_frames(done.frames)
+            done.seconds = time.perf_counter() - start
+            return done
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AudioWarning)
             prepared = prepare_track(config, plan, run_dir=run_dir, cache_root=cache_root)
@@ -243,12 +249,55 @@ def render_track(
         _render_prepared(config, prepared, decoder=decoder, run_dir=run_dir, manifest=manifest,
                          result=result, on_frames=on_frames, on_start=on_start)  # fmt: skip
         result.ok = True
+        result.seconds = time.perf_counter() - start
+        manifest.complete(plan.id, key=key, result=asdict(result), files=_result_files(result))
     except NoiseToSignalError as exc:
         result.error = str(exc)
     except (OSError, ValueError) as exc:
         result.error = f"{plan.track.src}: {type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _completion_key(plan, decoder) -> dict:
+    """What a finished track was made from beyond the run's config (which names the run folder):
+    the source audio's bytes and the model's artefacts."""
+    from renderer.audio_features import file_sha256
+
+    model = {kind: a.get("sha256") for kind, a in sorted(decoder.meta.artefacts.items())}
+    return {"src_sha256": file_sha256(plan.track.src), "model": model}
+
+
+def _result_files(result: TrackResult) -> list[Path]:
+    """The files a finished track's result points to (outputs and previews)."""
+    paths = [result.output, result.webm]
+    for value in result.previews.values():
+        paths += value if isinstance(value, list) else [value]
+    return [Path(p) for p in paths if isinstance(p, str) and Path(p).is_file()]
+
+
+def _reuse_finished(manifest: RunManifest, plan, key: dict) -> TrackResult | None:
+    """The recorded result of a track this run already finished, if its files are intact."""
+    row = manifest.completed(plan.id, key=key)
+    if row is None:
+        return None
+    known = {f.name for f in fields(TrackResult)}
+    result = TrackResult(**{k: v for k, v in row.items() if k in known})
+    result.chunks_skipped += result.chunks_rendered
+    result.chunks_rendered = 0
+    return result
+
+
+def remaster(config, plan, run_dir: Path) -> Path:
+    """The track's mastered WAV again (deterministic), for an album film whose tracks were
+    finished by an earlier invocation of the run (their WAVs are removed after success)."""
+    from renderer.audio_master import master_track
+
+    out = run_dir / "audio" / f"{plan.id}.wav"
+    master_track(plan.track.src, out, target_lufs=config.audio.normalization,
+                 sample_rate=config.audio.sample_rate, trim_start=plan.trim.start,
+                 trim_end=plan.trim.end)  # fmt: skip
+    return out
 
 
 def _render_prepared(

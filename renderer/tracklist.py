@@ -24,6 +24,7 @@ from renderer.config_schema import (
     deep_merge,
     explicit,
     format_validation_error,
+    read_text_capped,
 )
 from renderer.errors import ConfigError
 
@@ -80,10 +81,9 @@ def load_tracklist(path: str | Path, *, album_root: str | Path | None = None) ->
     """Validate the tracklist; ``src`` paths resolve inside ``album_root`` (default: its folder)."""
     path = Path(path)
     root = Path(album_root) if album_root is not None else path.parent
+    text = read_text_capped(path, what="tracklist")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: tracklist not found") from exc
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
     entries = data.get("tracks") if isinstance(data, dict) else data

@@ -87,3 +87,61 @@ def test_damaged_mp3_fails_instead_of_rendering_a_short_video(album_config, dama
     run_dir = next((album_config.parent / "renders").iterdir())
     assert not (run_dir / "t0.mp4").exists()
     _no_partials(album_config.parent)
+
+
+def test_resuming_a_finished_run_is_a_no_op(album_config):
+    """Segments are removed after the mux; a finished run resumed used to re-render every chunk."""
+    assert album_main(["--config", str(album_config)]) == 0
+    first = read_meta(album_config)
+    run_dir = Path(first["album"]).parent
+    outputs = sorted(run_dir.glob("*.mp4"))
+    stamps = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in outputs}
+    assert album_main(["--config", str(album_config), "--resume"]) == 0
+    again = read_meta(album_config)
+    for track in again["tracks"]:
+        assert track["chunks_rendered"] == 0 and track["chunks_skipped"] == 3
+        assert track["ok"] and track["reactivity"]
+    assert again["album"] == first["album"]
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in outputs} == stamps  # untouched
+    assert not (run_dir / "audio").exists() and not (run_dir / "segments").exists()
+
+    # A damaged output is re-rendered (same bytes as before); the intact track is reused.
+    (run_dir / "t0.mp4").write_bytes(b"damaged")
+    assert album_main(["--config", str(album_config), "--resume"]) == 0
+    third = read_meta(album_config)
+    assert [t["chunks_rendered"] for t in third["tracks"]] == [3, 0]
+    assert (run_dir / "t0.mp4").read_bytes() == stamps[run_dir / "t0.mp4"][1]
+    assert (run_dir / "album.mp4").read_bytes() == stamps[run_dir / "album.mp4"][1]
+    _no_partials(album_config.parent)
+
+
+ALIAS_BOMB = "\n".join(
+    ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    + [
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    + ["controller: *i"]
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (ALIAS_BOMB, "aliases are expanded"),
+        ("seed: 1\n" + "# padding\n" * 200_000, "limited to 1,048,576 bytes"),
+        ("controller:\n  preset: " + "x" * 100_000 + "\n", "controller.preset"),
+    ],
+    ids=["alias-bomb", "oversized", "huge-value"],
+)
+def test_hostile_configs_fail_fast_with_a_short_message(album_config, capsys, content, message):
+    import time
+
+    (album_config.parent / "render.yaml").write_text(content)
+    start = time.perf_counter()
+    assert album_main(["--config", str(album_config)]) == 2
+    assert time.perf_counter() - start < 10
+    err = capsys.readouterr().err
+    assert message in err and "render.yaml" in err
+    assert len(err) < 1200  # never the whole (expanded) input
+    assert not (album_config.parent / "renders").exists()
