@@ -145,3 +145,23 @@ def test_hostile_configs_fail_fast_with_a_short_message(album_config, capsys, co
     assert message in err and "render.yaml" in err
     assert len(err) < 1200  # never the whole (expanded) input
     assert not (album_config.parent / "renders").exists()
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_corrupt_model_with_a_matching_hash_is_a_clear_error(album_config, capsys, backend):
+    """Tampered bytes *and* a re-hashed meta.json: the load itself fails, with exit 2."""
+    from renderer.model_meta import sha256_file
+
+    models = album_config.parent / "models"
+    name = {"torch": "generator.safetensors", "onnx": "generator.fp32.onnx"}[backend]
+    data = bytearray((models / name).read_bytes())
+    data[8:64] = b"\x00" * 56  # the header (safetensors) / graph (onnx) is garbage now
+    (models / name).write_bytes(bytes(data))
+    meta = json.loads((models / "meta.json").read_text())
+    kind = {"torch": "safetensors", "onnx": "onnx"}[backend]
+    meta["artefacts"][kind]["sha256"] = sha256_file(models / name)
+    (models / "meta.json").write_text(json.dumps(meta))
+    assert album_main(["--config", str(album_config), "--backend", backend]) == 2
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err
+    _no_partials(album_config.parent)

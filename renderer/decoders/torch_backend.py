@@ -63,8 +63,14 @@ class TorchBackend:
         if threads and device == "cpu":
             torch.set_num_threads(int(threads))  # process-wide: torch has no per-module pool
         model = build_generator(meta.generator_config)
+        from safetensors import SafetensorError
+
         try:
-            model.load_state_dict(load_file(str(weights), device=device))
+            state = load_file(str(weights), device=device)
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ModelError(f"{weights}: not a readable safetensors file ({exc})") from exc
+        try:
+            model.load_state_dict(state)
         except RuntimeError as exc:
             raise ModelError(f"{weights}: weights do not fit the generator config ({exc})") from exc
         if precision == "auto":
