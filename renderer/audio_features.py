@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import warnings
 from dataclasses import dataclass, fields
@@ -314,16 +313,16 @@ def _load_cached(path: Path, *, sha: str, params: dict) -> dict | None:
 
 
 def _save_atomic(path: Path, *, arrays: dict, params: dict, sha: str, duration: float) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    from renderer.files import atomic_path
+
+    # readers see the old entry or the complete new one, never half
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(
             fh,
             __params__=np.array(json.dumps({**params, "sha256": sha}, sort_keys=True)),
             __duration__=np.array(duration),
             **arrays,
         )
-    os.replace(tmp, path)  # readers see the old entry or the complete new one, never half
 
 
 def extract_features(

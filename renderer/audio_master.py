@@ -8,13 +8,13 @@ unity gain. The WAV is the same bytes on every run (PCM_24, no timestamps).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from renderer.audio_features import load_audio
+from renderer.files import atomic_path
 
 PEAK_CEILING_DB = -1.0
 
@@ -61,9 +61,7 @@ def master_track(
     if peak > 0:
         gain_db = min(gain_db, PEAK_CEILING_DB - 20 * np.log10(peak))
     y = y * (10 ** (gain_db / 20))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    sf.write(str(tmp), y.T, sr, subtype="PCM_24", format="WAV")
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        sf.write(str(tmp), y.T, sr, subtype="PCM_24", format="WAV")
     peak_db = 20 * np.log10(max(peak * 10 ** (gain_db / 20), 1e-9))
     return MasteredAudio(out, y.shape[1] / sr, loudness, round(gain_db, 3), round(peak_db, 3))

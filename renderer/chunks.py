@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,7 +132,6 @@ class RunManifest:
                    for rel, sha in files.items())  # fmt: skip
 
     def save(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".manifest.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data))
-        os.replace(tmp, self.path)
+        from renderer.files import write_text_atomic
+
+        write_text_atomic(self.path, json.dumps(self.data))

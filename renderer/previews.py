@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from renderer.files import atomic_path
+
 GIF_SECONDS = 3.0
 GIF_FPS = 8
 GIF_WIDTH = 320
@@ -85,7 +87,8 @@ class PreviewCollector:
         for index in sorted(self.kept):
             label = self.keyframes[index].split(" (")[0].replace(" ", "-")
             path = self.out_dir / f"{self.track_id}_{index:06d}_{label}.png"
-            Image.fromarray(self.kept[index]).save(path)
+            with atomic_path(path) as tmp:
+                Image.fromarray(self.kept[index]).save(tmp)
             written.append(path)
             scores[index] = striking_score(self.kept[index])
         gif_path = None
@@ -95,20 +98,17 @@ class PreviewCollector:
                 Image.fromarray(f).quantize(colors=128, method=Image.Quantize.MEDIANCUT)
                 for f in self.gif
             ]
-            images[0].save(
-                gif_path,
-                save_all=True,
-                append_images=images[1:],
-                duration=int(1000 / GIF_FPS),
-                loop=0,
-            )
+            with atomic_path(gif_path) as tmp:
+                images[0].save(tmp, save_all=True, append_images=images[1:],
+                               duration=int(1000 / GIF_FPS), loop=0)  # fmt: skip
         thumb = None
         if scores:
             best = max(scores, key=scores.get)
             thumbnails_dir.mkdir(parents=True, exist_ok=True)
             thumb = thumbnails_dir / f"{self.track_id}.jpg"
             frame = cv2.resize(self.kept[best], THUMB_SIZE, interpolation=cv2.INTER_CUBIC)
-            Image.fromarray(frame).save(thumb, quality=92)
+            with atomic_path(thumb) as tmp:
+                Image.fromarray(frame).save(tmp, quality=92)
         return {
             "keyframes": [str(p) for p in written],
             "gif": str(gif_path) if gif_path else None,

@@ -60,21 +60,11 @@ def album_film(results, run_dir: Path, *, config) -> Path | None:
 
 def run_album(args, *, with_film: bool = True) -> int:
     """The body of both CLIs: returns the process exit code."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,  # fmt: skip
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from renderer.chunks import RunManifest
     from renderer.config_schema import load_config, overrides_from_args
     from renderer.console import make_console
     from renderer.decoder import open_decoder
-    from renderer.summary import print_plan, print_summary, versions, write_meta
+    from renderer.files import remove_partials, write_text_atomic
+    from renderer.summary import print_plan, versions
     from renderer.tracklist import load_tracklist, resolve_track, select_tracks
 
     console = make_console()
@@ -91,10 +81,8 @@ def run_album(args, *, with_film: bool = True) -> int:
     if config.run.dry_run:
         print_plan(console, config=config, plans=plans, run_dir=run_dir)
         return 0
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.resolved.json").write_text(json.dumps(config.to_dict(), indent=1))
     start = time.perf_counter()
-    try:
+    try:  # model and FFmpeg first: a run that cannot start leaves no folder behind
         decoder = open_decoder(config.path(config.model.dir), backend=config.model.backend,
                                provider=config.decoder.execution_provider,
                                batch_size=config.decoder.batch_size, threads=config.decoder.threads)  # fmt: skip
@@ -103,6 +91,35 @@ def run_album(args, *, with_film: bool = True) -> int:
     except NoiseToSignalError as exc:
         console.print(f"[red]error[/red] {exc}")
         return 2
+    try:
+        write_text_atomic(run_dir / "config.resolved.json", json.dumps(config.to_dict(), indent=1))
+    except NoiseToSignalError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        return 1
+    try:
+        return _render_run(console, config, plans, decoder=decoder, run_dir=run_dir,
+                           versions=run_versions, start=start, with_film=with_film)  # fmt: skip
+    finally:
+        remove_partials(run_dir)  # a write cut short (disk full, crash) leaves no litter
+
+
+def _render_run(console, config, plans, *, decoder, run_dir: Path, versions: dict, start: float,
+                with_film: bool) -> int:  # fmt: skip
+    """Render the planned tracks and the film, write meta.json and print the summary."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,  # fmt: skip
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from renderer.chunks import RunManifest
+    from renderer.files import describe_write_failure
+    from renderer.summary import print_summary, write_meta
+
     console.print(
         f"model {decoder.meta.model_dir} on [bold]{decoder.provider}[/bold]; run dir {run_dir}"
     )
@@ -137,12 +154,20 @@ def run_album(args, *, with_film: bool = True) -> int:
     if with_film and len(plans) > 1:
         try:
             album = _film(results, plans, run_dir, config=config, manifest=manifest)
-        except (NoiseToSignalError, OSError, ValueError) as exc:
+        except (NoiseToSignalError, ValueError) as exc:
             film_ok = False
             console.print(f"[red]album film failed:[/red] {exc}")
+        except (OSError, RuntimeError) as exc:  # e.g. libsndfile on a full disk
+            film_ok = False
+            film = run_dir / "album.mp4"
+            console.print(f"[red]album film failed:[/red] {describe_write_failure(film, exc)}")
     seconds = time.perf_counter() - start
-    write_meta(run_dir, config=config, plans=plans, results=results, decoder=decoder,
-               versions=run_versions, seconds=seconds, album=album)  # fmt: skip
+    try:
+        write_meta(run_dir, config=config, plans=plans, results=results, decoder=decoder,
+                   versions=versions, seconds=seconds, album=album)  # fmt: skip
+    except NoiseToSignalError as exc:
+        film_ok = False
+        console.print(f"[red]error[/red] {exc}")
     ok = film_ok and all(r.ok for r in results)
     if ok and not (config.render.keep_frames or config.render.debug_frames):
         for folder in ("segments", "audio"):  # intermediates, only ever inside the run dir

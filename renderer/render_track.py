@@ -253,7 +253,12 @@ def render_track(
         manifest.complete(plan.id, key=key, result=asdict(result), files=_result_files(result))
     except NoiseToSignalError as exc:
         result.error = str(exc)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        from renderer.files import describe_write_failure
+
+        where = Path(exc.filename) if exc.filename else Path(plan.track.src)
+        result.error = describe_write_failure(where, exc)
+    except ValueError as exc:
         result.error = f"{plan.track.src}: {type(exc).__name__}: {exc}"
     result.seconds = time.perf_counter() - start
     return result

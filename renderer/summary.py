@@ -4,7 +4,6 @@ and the ``--dry-run`` plan table."""
 from __future__ import annotations
 
 import json
-import os
 import platform
 from collections.abc import Sequence
 from pathlib import Path
@@ -114,11 +113,9 @@ def write_meta(
                 "chunks": _chunk_records(manifest, plan.id),
             }
         )
-    path = run_dir / "meta.json"
-    tmp = path.with_name(".meta.json.partial")
-    tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, path)
-    return path
+    from renderer.files import write_text_atomic
+
+    return write_text_atomic(run_dir / "meta.json", json.dumps(meta, indent=1))
 
 
 def print_summary(

@@ -165,3 +165,41 @@ def test_corrupt_model_with_a_matching_hash_is_a_clear_error(album_config, capsy
     err = capsys.readouterr().err
     assert name in err and "Traceback" not in err
     _no_partials(album_config.parent)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs of a given size (root only: skipped where mounting is not allowed)."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+
+    def make(size: str) -> Path:
+        cmd = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)]
+        if subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL).returncode:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        return mount
+
+    yield make
+    subprocess.run(["umount", str(mount)], capture_output=True, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("size", ["200k", "1m", "2m", "3m"])
+def test_a_full_disk_is_a_clear_error_and_the_run_resumes(album_config, small_disk, capsys, size):
+    import subprocess
+
+    disk = small_disk(size)
+    argv = ["--config", str(album_config), "--output-root", str(disk / "renders")]
+    assert album_main(argv) == 1
+    err = capsys.readouterr().err
+    assert "no space left on the device" in err and "--resume" in err
+    _no_partials(disk)
+    project = {"album", "cache", "disk", "models", "render.yaml"}
+    assert {p.name for p in album_config.parent.iterdir()} <= project  # nothing written elsewhere
+    subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
+    assert album_main([*argv, "--resume"]) == 0
+    (run_dir,) = (disk / "renders").iterdir()
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert all(t["ok"] for t in meta["tracks"]) and Path(meta["album"]).is_file()
+    _no_partials(disk)

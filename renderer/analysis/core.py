@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -164,8 +163,7 @@ def analyze_track(path: str | Path, *, cache_dir: Path | None = Path("cache/anal
     result = analyze_signal(y[0], sr=sr)
     result = Analysis.from_dict({**result.to_dict(), "source": str(path), "sha256": sha})
     if entry is not None:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(result.to_dict()))
-        os.replace(tmp, entry)
+        from renderer.files import write_text_atomic
+
+        write_text_atomic(entry, json.dumps(result.to_dict()))
     return result
