@@ -31,12 +31,18 @@ Slow controls (energy, harmonic drift speed, chroma) are smoothed by a causal EM
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from renderer import motion
-from renderer.config_schema import ControllerSettings
+from renderer.config.models import ControllerSettings, Motion
+
+if TYPE_CHECKING:
+    from renderer.analysis.core import Analysis
+    from renderer.audio_features import FrameFeatures
+    from renderer.model_meta import ModelMeta
 
 WANDER_FIELDS = 4  # J orthonormal directions
 WANDER_PARTIALS = 3  # sinusoids per direction
@@ -49,9 +55,9 @@ class LatentController:
     def __init__(
         self,
         *,
-        meta: Any,
-        frames: Any,
-        analysis: Any,
+        meta: ModelMeta,
+        frames: FrameFeatures,
+        analysis: Analysis,
         settings: ControllerSettings | Mapping[str, Any],
         seed: int,
         latent_hw: tuple[int, int],
@@ -65,8 +71,6 @@ class LatentController:
         self.n_frames = int(frames.n_frames)
         self.latent_hw = (int(latent_hw[0]), int(latent_hw[1]))
         self._check_frames(frames)
-        m = settings.motion
-        alpha = motion.alpha_at(settings.smoothing_alpha, fps=self.fps)
         n, fps = self.n_frames, self.fps
 
         # Anchors on the target grid, flattened to [M, D].
@@ -77,45 +81,16 @@ class LatentController:
         self._sq_norms = np.sum(self._anchors.astype(np.float64) ** 2, axis=1)
         self._unit = float(np.sqrt(self._anchors.shape[1]))  # ‖N(0, I_D) sample‖ ≈ √D
 
-        # Slow controls.
-        self._energy = np.clip(motion.ema(frames.rms, alpha=alpha), 0.0, 1.0)
-        harmonic = np.clip(motion.ema(frames.harmonic, alpha=alpha), 0.0, 1.0)
-        chroma = np.asarray(frames.chroma, dtype=np.float64).copy()
-        for seg in getattr(analysis, "chords", []) or []:
-            root = motion.chord_root(seg.label)
-            if root is not None:
-                chroma[int(round(seg.start * fps)) : int(round(seg.end * fps)), root] += 0.5
-        chroma = motion.ema(chroma, alpha=alpha)
-        chroma /= np.maximum(chroma.max(axis=1, keepdims=True), 1e-9)
-        self._hue = motion.hue_from_chroma(chroma)
-        speed = m.drift_speed + m.harmonic_drift * harmonic  # cycles per second
-        self._phase = np.concatenate([[0.0], np.cumsum(speed[:-1]) / fps])[:n]
-
-        # Pulses.
-        tempo = float(getattr(analysis, "tempo", 0.0) or 0.0)
-        beats = np.asarray(getattr(analysis, "beats", ()), dtype=np.float64)
-        beat_s = 60.0 / tempo if tempo > 0 else 0.5
-        pulse = np.zeros(n)
-        if settings.tempo_sync.enabled:
-            grid = motion.grid_pulse(
-                n,
-                fps=fps,
-                beats=beats,
-                tempo=tempo,
-                subdivision=settings.tempo_sync.subdivision,
-                decay=m.pulse_decay,
-            )
-            perc = motion.local_max(np.clip(frames.percussive, 0, 1), radius=1)
-            pulse += m.beat_pulse * grid * (1.0 - m.percussive_gain + m.percussive_gain * perc)
-        decay_frames = m.pulse_decay * beat_s * fps
-        pulse += m.onset_pulse * motion.onset_envelope(frames.onset, decay_frames=decay_frames)
-        # A weighted mean when the weights add up past one, so coinciding beat and onset pulses
-        # peak at 1 instead of saturating over several frames.
-        total = m.onset_pulse + (m.beat_pulse if settings.tempo_sync.enabled else 0.0)
-        self._pulse = np.clip(pulse / max(1.0, total), 0.0, 1.0)
+        # Slow controls and pulses: pure functions of the features (module level, testable).
+        slow = slow_controls(frames, analysis, settings, fps=fps)
+        self._energy, self._hue, self._phase = slow.energy, slow.hue, slow.phase
+        chroma = slow.chroma
+        self._pulse = pulse_signal(frames, analysis, settings, fps=fps)
 
         # Scenes and anchor weights.
-        self.scene_frames = self._scene_boundaries(analysis, markers)
+        self.scene_frames = scene_boundaries(
+            analysis, markers, settings.motion, fps=fps, n_frames=n
+        )
         scores = motion.anchor_scores(
             [a.stats for a in meta.anchors],
             [a.tags for a in meta.anchors],
@@ -127,17 +102,12 @@ class LatentController:
         self._pitch = self._anchor_pitch_classes(meta)
         self._weights = self._anchor_weights(chroma)
         self._active = np.flatnonzero(self._weights.max(axis=0) > 0.0)
-        self._scene_cut = self._cut_signal()
+        self._scene_cut = cut_signal(self.scene_frames, n_frames=n, fps=fps)
 
         # Wander and pulse directions (fixed per track, seeded by name).
         wseed = settings.wander_seed if settings.wander_seed is not None else self.seed
-        wrng = np.random.default_rng(motion.name_seed(wseed, "wander"))
-        self._wander_dirs = motion.orthonormal_fields(
-            wrng, count=WANDER_FIELDS, shape=self._shape
-        ).astype(np.float32)
-        self._wander_freq = wrng.uniform(0.5, 2.0, (len(self._wander_dirs), WANDER_PARTIALS))
-        self._wander_phase = wrng.uniform(0, 2 * np.pi, self._wander_freq.shape)
-        self._pulse_dir = self._pulse_direction(meta)
+        self._wander = wander_basis(wseed, shape=self._shape)
+        self._pulse_dir = pulse_direction(meta, settings.motion, seed=self.seed, shape=self._shape)
 
     # ------------------------------------------------------------------ setup helpers
     def _check_frames(self, frames: Any) -> None:
@@ -153,19 +123,6 @@ class LatentController:
             )
         if self.n_frames < 1:
             raise ValueError("frames.n_frames must be at least 1")
-
-    def _scene_boundaries(self, analysis: Any, markers: Sequence[float]) -> list[int]:
-        """Frames where a new scene starts (sorted, first is 0)."""
-        m = self.settings.motion
-        times: list[float] = [float(t) for t in markers]
-        if m.scene_changes:
-            times += [float(s.start) for s in getattr(analysis, "sections", []) or []]
-        kept = [0]
-        min_gap = max(1, int(round(m.min_scene * self.fps)))
-        for frame in sorted({int(round(t * self.fps)) for t in times}):
-            if frame - kept[-1] >= min_gap and self.n_frames - frame >= min_gap:
-                kept.append(frame)
-        return kept
 
     def _choose_sets(self, analysis: Any) -> list[np.ndarray]:
         """Anchor indices per scene: Gumbel top-k on the preference weights, seeded."""
@@ -244,29 +201,6 @@ class LatentController:
                 weights[lo:end] = (1.0 - x) * old + x * weights[lo:end]
         return weights
 
-    def _cut_signal(self) -> np.ndarray:
-        cut = np.zeros(self.n_frames)
-        idx = np.arange(self.n_frames)
-        for frame in self.scene_frames[1:]:
-            after = idx >= frame
-            cut[after] = np.maximum(
-                cut[after], np.exp(-(idx[after] - frame) / (CUT_SECONDS * self.fps))
-            )
-        return cut
-
-    def _pulse_direction(self, meta: Any) -> np.ndarray:
-        """``[D]`` float32 of norm √D: a PCA axis on every cell, else a seeded random field."""
-        c, h, w = self._shape
-        axes = np.asarray(getattr(meta, "pca_axes", np.zeros((0, c))), dtype=np.float64)
-        if axes.ndim == 2 and axes.shape[0] > 0 and axes.shape[1] == c:
-            axis = axes[min(self.settings.motion.pulse_axis, axes.shape[0] - 1)]
-            field = np.broadcast_to(axis[:, None, None], (c, h, w)).reshape(-1)
-        else:
-            rng = np.random.default_rng(motion.name_seed(self.seed, "pulse"))
-            field = rng.standard_normal(c * h * w)
-        norm = np.linalg.norm(field)
-        return (field / (norm if norm > 0 else 1.0) * self._unit).astype(np.float32)
-
     # ------------------------------------------------------------------ public API
     def _range(self, start: int, stop: int) -> slice:
         if not 0 <= start <= stop <= self.n_frames:
@@ -282,14 +216,15 @@ class LatentController:
         sl = self._range(start, stop)
         s = self.settings
         t = np.arange(sl.start, sl.stop, dtype=np.float64)[:, None, None] / self.fps
-        arg = 2 * np.pi * s.wander_speed * self._wander_freq[None] * t + self._wander_phase[None]
+        basis = self._wander
+        arg = 2 * np.pi * s.wander_speed * basis.freq[None] * t + basis.phase[None]
         coeffs = np.sin(arg).mean(axis=2)  # [n, J], each in [-1, 1]
         share = s.motion.energy_wander
         amp = s.wander_scale * (1.0 - share + share * self._energy[sl])
-        coeffs *= (amp * self._unit / np.sqrt(len(self._wander_dirs)))[:, None]
+        coeffs *= (amp * self._unit / np.sqrt(len(basis.dirs)))[:, None]
         coeffs = coeffs.astype(np.float32)
         out = np.zeros((len(coeffs), self._anchors.shape[1]), dtype=np.float32)
-        for j, direction in enumerate(self._wander_dirs):  # elementwise: identical for any slice
+        for j, direction in enumerate(basis.dirs):  # elementwise: identical for any slice
             out += coeffs[:, j, None] * direction[None, :]
         return out
 
@@ -333,3 +268,117 @@ class LatentController:
                 for aid, wt in zip(self.anchor_ids, self.base_weights, strict=True)
             },
         }
+
+
+# ------------------------------------------------------------------------- pure building blocks
+@dataclass(frozen=True)
+class SlowControls:
+    """Smoothed per-frame controls ``[T]`` (chroma ``[T, 12]``), all in [0, 1] except ``phase``
+    (the anchor drift phase τ in cycles, non-decreasing)."""
+
+    energy: np.ndarray
+    chroma: np.ndarray
+    hue: np.ndarray
+    phase: np.ndarray
+
+
+def slow_controls(frames: FrameFeatures, analysis: Analysis, settings: ControllerSettings, *, fps: float
+                  ) -> SlowControls:  # fmt: skip
+    """Energy, chord-boosted chroma, hue and drift phase, causally smoothed (EMA)."""
+    m = settings.motion
+    n = int(frames.n_frames)
+    alpha = motion.alpha_at(settings.smoothing_alpha, fps=fps)
+    energy = np.clip(motion.ema(frames.rms, alpha=alpha), 0.0, 1.0)
+    harmonic = np.clip(motion.ema(frames.harmonic, alpha=alpha), 0.0, 1.0)
+    chroma = np.asarray(frames.chroma, dtype=np.float64).copy()
+    for seg in getattr(analysis, "chords", []) or []:
+        root = motion.chord_root(seg.label)
+        if root is not None:
+            chroma[int(round(seg.start * fps)) : int(round(seg.end * fps)), root] += 0.5
+    chroma = motion.ema(chroma, alpha=alpha)
+    chroma /= np.maximum(chroma.max(axis=1, keepdims=True), 1e-9)
+    hue = motion.hue_from_chroma(chroma)
+    speed = m.drift_speed + m.harmonic_drift * harmonic  # cycles per second
+    phase = np.concatenate([[0.0], np.cumsum(speed[:-1]) / fps])[:n]
+    return SlowControls(energy, chroma, hue, phase)
+
+
+def pulse_signal(frames: FrameFeatures, analysis: Analysis, settings: ControllerSettings, *, fps: float
+                 ) -> np.ndarray:  # fmt: skip
+    """The pulse ``p [T]`` in [0, 1]: tempo-synced beat pulses (× percussive energy) plus the
+    onset envelope, as a weighted mean when their weights add up past one."""
+    m = settings.motion
+    n = int(frames.n_frames)
+    tempo = float(getattr(analysis, "tempo", 0.0) or 0.0)
+    beats = np.asarray(getattr(analysis, "beats", ()), dtype=np.float64)
+    beat_s = 60.0 / tempo if tempo > 0 else 0.5
+    pulse = np.zeros(n)
+    if settings.tempo_sync.enabled:
+        grid = motion.grid_pulse(n, fps=fps, beats=beats, tempo=tempo,
+                                 subdivision=settings.tempo_sync.subdivision, decay=m.pulse_decay)  # fmt: skip
+        perc = motion.local_max(np.clip(frames.percussive, 0, 1), radius=1)
+        pulse += m.beat_pulse * grid * (1.0 - m.percussive_gain + m.percussive_gain * perc)
+    decay_frames = m.pulse_decay * beat_s * fps
+    pulse += m.onset_pulse * motion.onset_envelope(frames.onset, decay_frames=decay_frames)
+    # Coinciding beat and onset pulses peak at 1 instead of saturating over several frames.
+    total = m.onset_pulse + (m.beat_pulse if settings.tempo_sync.enabled else 0.0)
+    return np.clip(pulse / max(1.0, total), 0.0, 1.0)
+
+
+def scene_boundaries(analysis: Analysis, markers: Sequence[float], m: Motion, *, fps: float,
+                     n_frames: int) -> list[int]:  # fmt: skip
+    """Frames where a scene starts (sorted, first 0): markers and section starts, merged when
+    closer than ``min_scene`` to the previous one or to the end."""
+    times: list[float] = [float(t) for t in markers]
+    if m.scene_changes:
+        times += [float(s.start) for s in getattr(analysis, "sections", []) or []]
+    kept = [0]
+    min_gap = max(1, int(round(m.min_scene * fps)))
+    for frame in sorted({int(round(t * fps)) for t in times}):
+        if frame - kept[-1] >= min_gap and n_frames - frame >= min_gap:
+            kept.append(frame)
+    return kept
+
+
+def cut_signal(scene_frames: Sequence[int], *, n_frames: int, fps: float) -> np.ndarray:
+    """``[T]``: 1 on each scene's first frame (but the first scene's), decaying with e-folding
+    time ``CUT_SECONDS``."""
+    cut = np.zeros(n_frames)
+    idx = np.arange(n_frames)
+    for frame in scene_frames[1:]:
+        after = idx >= frame
+        cut[after] = np.maximum(cut[after], np.exp(-(idx[after] - frame) / (CUT_SECONDS * fps)))
+    return cut
+
+
+@dataclass(frozen=True)
+class WanderBasis:
+    """``dirs [J, D]`` orthonormal float32 fields; ``freq``/``phase`` ``[J, partials]``."""
+
+    dirs: np.ndarray
+    freq: np.ndarray
+    phase: np.ndarray
+
+
+def wander_basis(seed: int, *, shape: tuple[int, int, int]) -> WanderBasis:
+    """The seeded wander directions and sinusoid frequencies/phases of one track."""
+    rng = np.random.default_rng(motion.name_seed(seed, "wander"))
+    dirs = motion.orthonormal_fields(rng, count=WANDER_FIELDS, shape=shape).astype(np.float32)
+    freq = rng.uniform(0.5, 2.0, (len(dirs), WANDER_PARTIALS))
+    phase = rng.uniform(0, 2 * np.pi, freq.shape)
+    return WanderBasis(dirs, freq, phase)
+
+
+def pulse_direction(meta: ModelMeta, m: Motion, *, seed: int, shape: tuple[int, int, int]
+                    ) -> np.ndarray:  # fmt: skip
+    """``[D]`` float32 of norm √D: a PCA axis of ``meta`` on every cell, else a seeded field."""
+    c, h, w = shape
+    axes = np.asarray(getattr(meta, "pca_axes", np.zeros((0, c))), dtype=np.float64)
+    if axes.ndim == 2 and axes.shape[0] > 0 and axes.shape[1] == c:
+        axis = axes[min(m.pulse_axis, axes.shape[0] - 1)]
+        field = np.broadcast_to(axis[:, None, None], (c, h, w)).reshape(-1)
+    else:
+        rng = np.random.default_rng(motion.name_seed(seed, "pulse"))
+        field = rng.standard_normal(c * h * w)
+    norm = np.linalg.norm(field)
+    return (field / (norm if norm > 0 else 1.0) * np.sqrt(c * h * w)).astype(np.float32)

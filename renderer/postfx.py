@@ -19,12 +19,11 @@ import functools
 import math
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
 
-from renderer.errors import ConfigError
+from renderer.config.models import PostFXConfig
 from renderer.grading import cube_delta_table, load_cube, resolve_lut, tone_lut
 
 RESIDUAL = 1.0 / 512.0  # state weight that is below half an 8-bit level
@@ -35,49 +34,6 @@ GRAIN_SIGMA = 40.0  # grain std in 8-bit levels at grain_intensity = 1
 EXPOSURE_STEP = 1.0 / 64.0  # pulse exposure is quantised so tone tables can be cached
 
 
-@dataclass(frozen=True)
-class PostFXSettings:
-    """Per-track post-processing settings (the ``postfx`` block of ``render.yaml``/presets)."""
-
-    tone_curve: str = "filmlog"  # renderer.grading.TONE_CURVES
-    lut: str | None = None  # bundled name (renderer/luts/*.cube) or path to a .cube file
-    lut_strength: float = 1.0  # 0 = off, 1 = full LUT
-    exposure: float = 0.0  # stops
-    vignette: float = 0.25  # corner darkening, 0..1
-    grain_intensity: float = 0.15  # 0..1 (std ≈ 40·intensity levels)
-    chroma_shift: float = 0.004  # red/blue magnification difference (lateral aberration)
-    persistence: float = 0.0  # trail decay per frame, 0 (off) .. 0.98
-    pulse_exposure: float = 0.0  # extra stops at pulse = 1
-    cut_exposure: float = 0.0  # extra stops at a scene change, fading over ½ s (flash)
-    saturation: float = 1.0  # 0 = greyscale, 1 = unchanged, >1 = boosted
-
-    def __post_init__(self) -> None:
-        checks = {
-            "lut_strength": (0.0, 1.0),
-            "vignette": (0.0, 1.0),
-            "grain_intensity": (0.0, 1.0),
-            "chroma_shift": (0.0, 0.05),
-            "persistence": (0.0, MAX_PERSISTENCE),
-            "pulse_exposure": (-4.0, 4.0),
-            "cut_exposure": (-4.0, 4.0),
-            "exposure": (-4.0, 4.0),
-            "saturation": (0.0, 3.0),
-        }
-        for name, (lo, hi) in checks.items():
-            value = getattr(self, name)
-            if not lo <= value <= hi:
-                raise ConfigError(f"postfx.{name} = {value} is outside [{lo}, {hi}]")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, object]) -> PostFXSettings:
-        """Build from a dict, rejecting unknown keys (the error lists the valid ones)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"postfx: unknown setting(s) {unknown}; valid: {sorted(known)}")
-        return cls(**values)  # type: ignore[arg-type]
-
-
 def _seed_words(seed: int, track_id: str, *extra: int) -> list[int]:
     return [int(seed) & 0xFFFFFFFF, zlib.crc32(track_id.encode("utf-8")), *extra]
 
@@ -85,7 +41,7 @@ def _seed_words(seed: int, track_id: str, *extra: int) -> list[int]:
 class _Ctx:
     """What effects see: settings, frame size (W, H) and seeds."""
 
-    def __init__(self, settings: PostFXSettings, size: tuple[int, int], seed: int, track_id: str):
+    def __init__(self, settings: PostFXConfig, size: tuple[int, int], seed: int, track_id: str):
         self.settings, self.size, self.seed, self.track_id = settings, size, seed, track_id
 
 
@@ -278,7 +234,7 @@ class PostFX:
     """The configured effect chain for one track at one output size ``(W, H)``."""
 
     def __init__(
-        self, settings: PostFXSettings, *, size: tuple[int, int], seed: int, track_id: str
+        self, settings: PostFXConfig, *, size: tuple[int, int], seed: int, track_id: str
     ) -> None:
         self.settings = settings
         self.size = (int(size[0]), int(size[1]))

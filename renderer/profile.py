@@ -40,10 +40,11 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from renderer.config.models import PostFXConfig
 from renderer.decoder import open_decoder, upscale
 from renderer.frame_writer import FrameWriter
 from renderer.model_meta import latent_grid, sha256_file
-from renderer.postfx import PostFX, PostFXSettings
+from renderer.postfx import PostFX
 
 CACHE = Path("cache/profile")
 
@@ -146,8 +147,8 @@ def run_profile(
     native_size = (w * decoder.scale, h * decoder.scale)
     rng = np.random.default_rng(0)
     latents = rng.standard_normal((frames, decoder.meta.latent_channels, h, w), dtype=np.float32)
-    postfx = PostFX(PostFXSettings(), size=resolution, seed=0, track_id="profile")
-    native_fx = PostFX(PostFXSettings(), size=native_size, seed=0, track_id="profile")
+    postfx = PostFX(PostFXConfig(), size=resolution, seed=0, track_id="profile")
+    native_fx = PostFX(PostFXConfig(), size=native_size, seed=0, track_id="profile")
     out_dir.mkdir(parents=True, exist_ok=True)
     slices = list(_batches(frames, batch_size))
     result: dict[str, float] = {"_decoder_provider": decoder.provider}  # type: ignore[dict-item]

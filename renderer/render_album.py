@@ -60,12 +60,13 @@ def album_film(results, run_dir: Path, *, config) -> Path | None:
 
 def run_album(args, *, with_film: bool = True) -> int:
     """The body of both CLIs: returns the process exit code."""
-    from renderer.config_schema import load_config, overrides_from_args
+    from renderer.config.cli import overrides_from_args
+    from renderer.config.loading import load_config
+    from renderer.config.tracklist import load_tracklist, resolve_track, select_tracks
     from renderer.console import make_console
     from renderer.decoder import open_decoder
     from renderer.files import remove_partials, write_text_atomic
     from renderer.summary import print_plan, versions
-    from renderer.tracklist import load_tracklist, resolve_track, select_tracks
 
     console = make_console()
     try:
@@ -179,7 +180,7 @@ def _render_run(console, config, plans, *, decoder, run_dir: Path, versions: dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from renderer.config_schema import add_cli_arguments
+    from renderer.config.cli import add_cli_arguments
 
     parser = argparse.ArgumentParser(prog="nts-render-album", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("render.yaml"), help="render config")

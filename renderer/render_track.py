@@ -443,7 +443,7 @@ def _container(config) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Render one track of the album (same options as render_album, plus ``--track``)."""
-    from renderer.config_schema import add_cli_arguments
+    from renderer.config.cli import add_cli_arguments
     from renderer.render_album import run_album
 
     parser = argparse.ArgumentParser(prog="nts-render-track", description=__doc__.splitlines()[0])

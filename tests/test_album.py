@@ -64,7 +64,7 @@ def test_music_is_in_the_tracklist_key() -> None:
 
 
 def test_tracklist_matches_the_album(repo_root: Path) -> None:
-    from renderer.tracklist import load_tracklist
+    from renderer.config.tracklist import load_tracklist
 
     path = ALBUM_DIR / "tracklist.json"
     entries = json.loads(path.read_text())

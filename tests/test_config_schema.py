@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from renderer.config_schema import (
-    PostFXConfig,
-    RenderConfig,
-    add_cli_arguments,
-    build_config,
-    derive_seed,
-    load_config,
-    load_tracklist,
-    overrides_from_args,
-    parse_resolution,
-    resolve_track,
-    select_tracks,
-)
+from renderer.config.cli import add_cli_arguments, overrides_from_args, parse_resolution
+from renderer.config.loading import build_config, load_config
+from renderer.config.models import PostFXConfig, RenderConfig
+from renderer.config.tracklist import derive_seed, load_tracklist, resolve_track, select_tracks
 from renderer.errors import ConfigError
-from renderer.postfx import PostFXSettings
 from renderer.presets import list_presets, load_preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,7 +286,7 @@ def test_resolve_track_precedence_defaults_preset_config_track(tmp_path):
     assert second.controller.motion.crossfade == pulse.controller.motion.crossfade
     assert opening.controller.motion.drift_speed == drift.controller.motion.drift_speed
     assert opening.postfx.vignette == 0.9 and opening.postfx.grain_intensity == 0.05
-    assert isinstance(opening.postfx, PostFXSettings) and second.postfx.lut == pulse.postfx.lut
+    assert isinstance(opening.postfx, PostFXConfig) and second.postfx.lut == pulse.postfx.lut
     # seeds: explicit, else derived by name from (config.seed, track id)
     assert opening.seed == 7 and second.seed == derive_seed(0, "track", "second")
     assert derive_seed(0, "track", "second") != derive_seed(1, "track", "second")
@@ -332,9 +321,15 @@ def test_select_tracks_checks_ids(tmp_path):
         select_tracks(build_config({"tracks": [{"id": "typo"}]}), tracks)
 
 
-def test_postfx_schema_mirrors_postfx_settings():
-    schema = PostFXConfig()
-    for f in dataclasses.fields(PostFXSettings):
-        assert getattr(schema, f.name) == f.default, f.name
-    assert set(PostFXConfig.model_fields) == {f.name for f in dataclasses.fields(PostFXSettings)}
-    assert RenderConfig().postfx == schema
+def test_postfx_settings_are_one_frozen_model():
+    """One definition: render.yaml's postfx block is what PostFX takes, validated and frozen."""
+    from pydantic import ValidationError
+
+    from renderer.postfx import PostFX
+
+    fx = PostFX(RenderConfig().postfx, size=(32, 18), seed=0, track_id="t")
+    assert fx.settings is RenderConfig().postfx or fx.settings == PostFXConfig()
+    with pytest.raises(ValidationError):
+        RenderConfig().postfx.grain_intensity = 0.5  # frozen
+    with pytest.raises(ValidationError, match="persistence"):
+        PostFXConfig(persistence=0.99)

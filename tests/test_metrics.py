@@ -130,11 +130,11 @@ def test_unreadable_video_raises_ffmpeg_error(tmp_path):
 def test_controller_through_tiny_generator_makes_a_reactive_video(tiny_model_dir, tmp_path, preset):
     """Controller → real ONNX generator → the preset's postfx → FFmpeg → metric: the picture
     follows beats, onsets and sections."""
-    from renderer.config_schema import ControllerSettings, deep_merge
+    from renderer.config.models import ControllerSettings, PostFXConfig, deep_merge
     from renderer.controller import LatentController
     from renderer.decoder import open_decoder
     from renderer.model_meta import load_model_meta
-    from renderer.postfx import PostFX, PostFXSettings
+    from renderer.postfx import PostFX
     from renderer.presets import load_preset
 
     meta = load_model_meta(tiny_model_dir)
@@ -155,7 +155,7 @@ def test_controller_through_tiny_generator_makes_a_reactive_video(tiny_model_dir
             for a in range(0, 360, 90)
         ]
     )
-    settings = PostFXSettings.from_mapping(load_preset(preset).postfx_overlay())
+    settings = PostFXConfig.model_validate(load_preset(preset).postfx_overlay())
     fx = PostFX(settings, size=(rgb.shape[2], rgb.shape[1]), seed=1, track_id="t")
     rgb = fx.apply(rgb, frame_indices=np.arange(len(rgb)), signals=controller.signals(0, len(rgb)))
     grey = rgb.mean(axis=3).astype(np.uint8)

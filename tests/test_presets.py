@@ -7,11 +7,10 @@ import pytest
 from control_fixtures import make_meta
 
 import renderer.presets as presets
-from renderer.config_schema import ControllerSettings, deep_merge
+from renderer.config.models import ControllerSettings, PostFXConfig, deep_merge
 from renderer.errors import ConfigError
 from renderer.grading import resolve_lut
 from renderer.motion import anchor_scores, softmax
-from renderer.postfx import PostFXSettings
 from renderer.presets import Preset, check_preset_name, list_presets, load_preset
 
 
@@ -30,7 +29,7 @@ def test_every_preset_validates_and_defines_its_mood(name):
     assert {"pulse_strength", "drift_speed", "crossfade"} <= set(ctrl["motion"])
     merged = ControllerSettings.model_validate(deep_merge(ControllerSettings().model_dump(), ctrl))
     assert merged.smoothing_alpha == preset.controller.smoothing_alpha
-    fx = PostFXSettings(**{**preset.postfx.model_dump(), **preset.postfx_overlay()})
+    fx = PostFXConfig(**{**preset.postfx.model_dump(), **preset.postfx_overlay()})
     if fx.lut:
         assert resolve_lut(fx.lut).is_file()
 

@@ -1,6 +1,6 @@
 """Bundled presets ("moods"): YAML files beside this module, validated with pydantic.
 
-A preset overlays the controller and post-processing defaults (see renderer/config_schema.py for
+A preset overlays the controller and post-processing defaults (see renderer/config/models.py for
 the precedence). Only the fields a preset writes are applied, so a preset can be short::
 
     description: dark and slow
@@ -20,14 +20,14 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from renderer.config_schema import (
+from renderer.config.models import (
     ControllerSettings,
     PostFXConfig,
     Strict,
     explicit,
     format_validation_error,
-    read_yaml,
 )
+from renderer.config.reading import read_yaml
 from renderer.errors import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parent

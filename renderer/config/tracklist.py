@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from renderer.config_schema import (
+from renderer.config.models import (
     TRACK_ID,
     ControllerSettings,
     PostFXConfig,
@@ -24,8 +24,8 @@ from renderer.config_schema import (
     deep_merge,
     explicit,
     format_validation_error,
-    read_text_capped,
 )
+from renderer.config.reading import read_text_capped
 from renderer.errors import ConfigError
 
 
@@ -126,13 +126,12 @@ class TrackPlan:
     """Everything one track's render needs besides audio analysis and the model.
 
     ``markers`` are cue times relative to the trimmed audio (cues outside the trim are dropped).
-    ``postfx`` is a :class:`renderer.postfx.PostFXSettings`.
     """
 
     track: TrackSpec
     preset: str
     controller: ControllerSettings
-    postfx: Any
+    postfx: PostFXConfig
     seed: int
     trim: Trim
     markers: tuple[float, ...]
@@ -143,8 +142,6 @@ class TrackPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able record for ``meta.json``."""
-        from dataclasses import asdict
-
         return {
             "id": self.track.id,
             "src": str(self.track.src),
@@ -154,13 +151,12 @@ class TrackPlan:
             "trim": self.trim.model_dump(mode="json"),
             "markers": list(self.markers),
             "controller": self.controller.model_dump(mode="json"),
-            "postfx": asdict(self.postfx),
+            "postfx": self.postfx.model_dump(mode="json"),
         }
 
 
 def resolve_track(config: RenderConfig, track: TrackSpec) -> TrackPlan:
     """Merge defaults < preset < render.yaml < the track's block into one plan for ``track``."""
-    from renderer.postfx import PostFXSettings
     from renderer.presets import load_preset
 
     override = next((t for t in config.tracks or [] if t.id == track.id), None)
@@ -187,7 +183,7 @@ def resolve_track(config: RenderConfig, track: TrackSpec) -> TrackPlan:
         track=track,
         preset=name,
         controller=ControllerSettings.model_validate(ctrl),
-        postfx=PostFXSettings(**PostFXConfig.model_validate(fx).model_dump()),
+        postfx=PostFXConfig.model_validate(fx),
         seed=seed if seed is not None else derive_seed(config.seed, "track", track.id),
         trim=trim,
         markers=markers,

@@ -1,14 +1,15 @@
-"""``render.yaml`` schema (spec §7.3) in pydantic v2, preset overlays and CLI overrides.
+"""The ``render.yaml`` schema (spec §7.3) as pydantic v2 models: one model per config section,
+used both to validate files and by the stage that reads the section (``PostFXConfig`` is what
+:class:`renderer.postfx.PostFX` takes). A leaf: it imports nothing from the project.
 
 Every model forbids unknown keys. Precedence, lowest first (ARCHITECTURE §9, STYLE 2)::
 
     schema defaults < quality table < preset YAML < fields set in render.yaml < per-track block < CLI
 
 "Fields set" means written in the file (pydantic's ``model_fields_set``), so a preset's smoothing
-is only replaced where the user wrote a value. ``--quality`` on the command line re-applies its
-table over render.yaml (``--quality full`` turns the bundled 30 fps config into 60 fps with 2×
-oversampling), while ``--fps``/``--resolution`` on the same command line win over it.
-Relative paths are relative to the directory of the config file.
+is only replaced where the user wrote a value. Loading files, presets and CLI overrides sits
+above this module (:mod:`renderer.config.loading`, :mod:`renderer.presets`,
+:mod:`renderer.config.cli`). Relative paths are relative to the directory of the config file.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,8 +29,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from renderer.errors import ConfigError
 
 TRACK_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 ANCHOR_STATS = ("luma", "saturation", "warmth", "contrast", "texture", "colourfulness")
@@ -101,7 +99,10 @@ class ControllerSettings(Strict):
 
 
 class PostFXConfig(Strict):
-    """Mirror of :class:`renderer.postfx.PostFXSettings` (tests keep the fields in step)."""
+    """Per-track post-processing (the ``postfx`` block of ``render.yaml`` and presets); what
+    :class:`renderer.postfx.PostFX` takes. Frozen: one track's settings never change mid-render."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
 
     tone_curve: Literal["none", "filmlog", "aces", "contrast"] = "filmlog"
     lut: str | None = None
@@ -286,7 +287,11 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
-        got = f" (got {_clip(err['input'])})" if err["type"] != "missing" and "input" in err else ""
+        got = (
+            f" (got {clip_value(err['input'])})"
+            if err["type"] != "missing" and "input" in err
+            else ""
+        )
         if err["type"] == "value_error" and "(got" in msg:
             got = ""  # our validators already quote the value
         if err["type"] == "extra_forbidden":
@@ -295,128 +300,13 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-MAX_CONFIG_BYTES = 1 << 20  # a render.yaml or preset is a few kB; refuse anything over 1 MiB
-MAX_CONFIG_VALUES = 100_000  # values after YAML aliases are expanded (an alias bomb has billions)
 MAX_ECHO = 200  # characters of a rejected value quoted in an error message
 
 
-def _clip(value: Any, limit: int = MAX_ECHO) -> str:
+def clip_value(value: Any, limit: int = MAX_ECHO) -> str:
     """``repr(value)`` cut to ``limit`` characters (error messages never echo a whole input)."""
     short = reprlib.Repr()  # (keyword arguments only from Python 3.12)
     short.maxstring, short.maxother, short.maxlist, short.maxdict, short.maxlevel = (
         limit, limit, 8, 8, 3)  # fmt: skip
     text = short.repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def check_size(data: Any, *, source: Path | str, limit: int = MAX_CONFIG_VALUES) -> None:
-    """:class:`ConfigError` when ``data`` holds more than ``limit`` values counted with
-    repetition: YAML aliases share objects, so a few hundred bytes can stand for billions of
-    values that validation would walk. Stops counting at the limit."""
-    count, stack = 0, [data]
-    while stack:
-        item = stack.pop()
-        count += 1
-        if count > limit:
-            raise ConfigError(f"{source}: more than {limit:,} values once YAML aliases are "
-                              "expanded; refusing it (an alias bomb?)")  # fmt: skip
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-
-
-def read_text_capped(path: Path, *, what: str, limit: int = MAX_CONFIG_BYTES) -> str:
-    """The file's text, or :class:`ConfigError` naming it when missing or over ``limit`` bytes."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: {what} not found") from exc
-    if size > limit:
-        raise ConfigError(f"{path}: {size:,} bytes; a {what} is limited to {limit:,} bytes")
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """``yaml.safe_load`` of a mapping; :class:`ConfigError` naming the file otherwise."""
-    text = read_text_capped(path, what="config file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({_clip(str(exc), 400)})") from exc
-    check_size(data, source=path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
-    return data
-
-
-def build_config(
-    raw: dict[str, Any], *, source: str | Path = "render.yaml", overrides: dict | None = None
-) -> RenderConfig:
-    """Validate a ``render.yaml`` mapping with CLI ``overrides`` (see :func:`overrides_from_args`)."""
-    from renderer.config_cli import apply_overrides, apply_quality
-    from renderer.presets import check_preset_name
-
-    raw = dict(raw)
-    if "quality" in raw and raw["quality"] in QUALITY:
-        raw = apply_quality(raw, raw["quality"], force=False)
-    raw = apply_overrides(raw, overrides or {})
-    try:
-        config = RenderConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(source), exc)) from None
-    names = [("controller.preset", config.controller.preset)]
-    names += [(f"tracks.{t.id}.preset", t.preset) for t in config.tracks or [] if t.preset]
-    for field_path, name in names:
-        check_preset_name(name, where=f"{source}: {field_path}")
-    config._source = Path(source) if isinstance(source, Path) else None
-    return config
-
-
-def load_config(path: str | Path, *, overrides: dict | None = None) -> RenderConfig:
-    """Read, overlay and validate ``render.yaml``; raises :class:`ConfigError` naming file+field."""
-    path = Path(path)
-    config = build_config(read_yaml(path), source=path, overrides=overrides)
-    config._source = path.resolve()
-    return config
-
-
-# Re-exported so callers need one import (CONTRACTS). Resolved lazily (PEP 562) because those
-# modules import this one.
-_REEXPORTS = {
-    "CLI_FIELDS": "renderer.config_cli",
-    "add_cli_arguments": "renderer.config_cli",
-    "apply_overrides": "renderer.config_cli",
-    "overrides_from_args": "renderer.config_cli",
-    "parse_resolution": "renderer.config_cli",
-    "TrackPlan": "renderer.tracklist",
-    "TrackSpec": "renderer.tracklist",
-    "derive_seed": "renderer.tracklist",
-    "load_tracklist": "renderer.tracklist",
-    "resolve_track": "renderer.tracklist",
-    "select_tracks": "renderer.tracklist",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _REEXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(_REEXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = [
-    "ControllerSettings",
-    "PostFXConfig",
-    "RenderConfig",
-    "build_config",
-    "load_config",
-    *_REEXPORTS,
-]

@@ -2,14 +2,14 @@
 
 ``add_cli_arguments(parser)`` adds the shared flags; ``overrides_from_args(args)`` returns the
 flags the user gave as a flat dict (``{"fps": 60, "tracks": "a,b"}``) that
-:func:`renderer.config_schema.load_config` applies after the file: they are the last layer.
+:func:`renderer.config.loading.load_config` applies after the file: they are the last layer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from renderer.config_schema import QUALITY, RenderConfig, deep_merge
+from renderer.config.models import QUALITY, RenderConfig, deep_merge
 from renderer.errors import ConfigError
 
 
