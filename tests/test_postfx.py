@@ -243,3 +243,24 @@ def test_apply_in_place_matches_fresh_output(clip):
     np.testing.assert_array_equal(work, fresh)
     with pytest.raises(ValueError, match="out must be"):
         fx.apply(clip[:4], frame_indices=np.arange(4), out=work[:2])
+
+
+def test_golden_slice_of_a_preset_chain():
+    """prism's grading with grain on a fixed gradient clip: expected pixels of the last frame,
+    so a change that stays deterministic but alters the look fails here."""
+    from renderer.presets import load_preset
+
+    settings = PostFXConfig.model_validate(
+        {**load_preset("prism").postfx_overlay(), "grain_intensity": 0.12}
+    )
+    fx = PostFX(settings, size=(96, 54), seed=7, track_id="golden")
+    y, x = np.mgrid[0:54, 0:96].astype(np.float32)
+    frames = np.stack([np.stack([x / 96 * 255, y / 54 * 255, np.full_like(x, 40 + 5 * t)], -1)
+                       for t in range(6)]).astype(np.uint8)  # fmt: skip
+    signals = {"pulse": np.linspace(0, 1, 6, dtype=np.float32),
+               "energy": np.full(6, 0.5, np.float32), "scene_cut": np.zeros(6, np.float32),
+               "hue": np.full(6, 0.3, np.float32)}  # fmt: skip
+    out = fx.apply(frames, frame_indices=np.arange(6), signals=signals)
+    expected = [[0, 1, 92], [143, 1, 80], [232, 6, 78], [0, 124, 77], [124, 115, 72],
+                [244, 106, 55], [0, 230, 65], [97, 250, 39], [236, 238, 39]]  # fmt: skip
+    assert np.abs(out[5, ::18, ::32].reshape(-1, 3).astype(int) - np.array(expected)).max() <= 1

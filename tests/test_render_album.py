@@ -7,6 +7,7 @@ import json
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 from render_fixtures import FPS, SIZE, make_album, read_meta
 
@@ -47,6 +48,17 @@ def test_album_render_outputs(album_config, capsys):
     album = probe_media(meta["album"])
     assert album["frames"] == 6 * FPS and len(album["chapters"]) == 2
     assert abs(album["audio_duration"] - 6.0) < 0.03
+    # content, not just files: the film starts with t0's pictures and switches to t1's at 3 s;
+    # the two tracks look different and the picture moves
+    from renderer.media import read_frames
+
+    t0 = read_frames(Path(meta["tracks"][0]["output"]), [0, 40], size=SIZE)
+    t1 = read_frames(Path(meta["tracks"][1]["output"]), [0], size=SIZE)
+    film = read_frames(Path(meta["album"]), [0, 3 * FPS], size=SIZE)
+    assert np.abs(film[0].astype(int) - t0[0]).mean() < 3.0
+    assert np.abs(film[3 * FPS].astype(int) - t1[0]).mean() < 3.0
+    assert np.abs(t0[0].astype(int) - t1[0]).mean() > 5.0
+    assert np.abs(t0[0].astype(int) - t0[40]).mean() > 1.0
     assert not (run_dir / "segments").exists()  # intermediates cleaned up on success
     assert not (run_dir / "audio").exists()
     err = capsys.readouterr().err
