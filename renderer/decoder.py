@@ -6,7 +6,7 @@ latents into batches; when a batch fails with (CUDA) out-of-memory the batch siz
 rest of the run — and decoding goes on. :func:`upscale` resizes uint8 frames with OpenCV, the
 fastest measured CPU path (272×480 → 1080p bicubic ≈2.5 ms/frame vs ≈4 ms torch uint8, 20+ ms PIL;
 ARCHITECTURE §10); :class:`renderer.frame_writer.FrameWriter` can instead let FFmpeg's scaler do it
-(``input_size=``), see ``renderer/profile.py`` for both measured.
+(``input_size=``), see ``renderer/throughput.py`` for both measured.
 """
 
 from __future__ import annotations

@@ -286,7 +286,7 @@ def test_every_preset_drives_the_controller(name):
 
 
 def test_five_minute_track_in_one_call():
-    # Speed is measured by renderer/profile.py, not asserted here (timed tests flake under load).
+    # Speed is measured by renderer/throughput.py, not asserted here (timed tests flake under load).
     frames, analysis = make_frames(seconds=300), make_analysis(seconds=300, sections=(0, 60, 150))
     c = build(meta=make_meta(n_anchors=16), frames=frames, analysis=analysis)
     z = c.latents(0, c.n_frames)

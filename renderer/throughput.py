@@ -1,7 +1,7 @@
 """Throughput of each render stage alone and end to end, on the same frames, in one run.
 
-``python renderer/profile.py --model-dir models --resolution 1920x1080 --frames 120``
-(also ``python -m renderer.profile`` and the ``nts-profile`` console script).
+``python renderer/throughput.py --model-dir models --resolution 1920x1080 --frames 120``
+(also ``python -m renderer.throughput`` and the ``nts-profile`` console script).
 
 Stages alone: decode (latents → native frames), upscale (OpenCV), postfx (default settings at the
 output size), encode (pre-made frames piped to FFmpeg, per ``--encode-profiles``). End to end:
@@ -20,23 +20,17 @@ config is exported to ``cache/profile/random-model`` (same speed, meaningless pi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a file (python renderer/profile.py), Python puts renderer/ first on sys.path, where this
-# file would shadow the standard library's `profile` module (imported by cProfile).
-if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-
 import argparse
 import itertools
 import json
 import os
 import queue
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -70,7 +64,7 @@ def random_model_dir(dest: Path) -> Path:
     meta = {
         "format": "noise-to-signal/generator-meta", "version": "1", "latent_shape": [8, 16, 16],
         "scale": 16, "output": {"range": [-1, 1], "layout": "NCHW", "channels": "RGB"},
-        "generator_config": {}, "note": "untrained, written by renderer/profile.py for timing",
+        "generator_config": {}, "note": "untrained, written by renderer/throughput.py for timing",
         "anchors": [{"id": "random-0", "seed": 0, "latent": latent}],
         "artefacts": {
             kind: {"path": name, "sha256": sha256_file(dest / name)}
@@ -240,7 +234,7 @@ def _passive_child(args: argparse.Namespace) -> dict[str, float]:
     """The end-to-end rows again in a child process with ``OMP_WAIT_POLICY=PASSIVE``."""
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
     argv = [
-        sys.executable, "-m", "renderer.profile", "--e2e-only", "--json",
+        sys.executable, "-m", "renderer.throughput", "--e2e-only", "--json",
         "--model-dir", str(args.model_dir), "--resolution", args.resolution,
         "--frames", str(args.frames), "--backend", args.backend, "--fps", str(args.fps),
         "--batch-size", str(args.batch_size), "--out-dir", str(args.out_dir),
