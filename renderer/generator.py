@@ -1,10 +1,15 @@
 """The generator: spatial latent ``z [B, C, h, w]`` → RGB ``[B, 3, 16h, 16w]`` in ``[-1, 1]``.
 
-Fully convolutional (ResBlocks + nearest upsampling, normalisation + SiLU, tanh), so a wider latent
+Fully convolutional (ResBlocks + ×2 upsampling, normalisation + SiLU, tanh), so a wider latent
 grid gives a wider canvas at the same texture scale: (8, 16, 16) → 256², (8, 17, 30) → 272×480.
 Shared by training (``training/models.py``) and the renderer's torch decoder backend; it has no
 training-only dependencies. 0.353 M parameters, 3.23 GFLOP per 256² frame (default config,
 counted with ``torch.utils.flop_counter.FlopCounterMode``; budget ≤ 4).
+
+Options (defaults = the original model, whose weights load unchanged): ``upsample="bilinear"``
+(no 2-px checkerboard from nearest-neighbour blocks) and ``stem_blocks`` (ResBlocks at the latent
+grid's resolution, where capacity is cheap). The cpu2 recipe, ``channels=(160, 128, 64, 32, 16)``,
+``stem_blocks=1``, bilinear: 0.98 M parameters, 3.94 GFLOP per 256² frame (1.22× the original).
 
 Two choices make a generator trained on small crops render large canvases (the first model, with
 GroupNorm and i.i.d. latents, did not — see DEVLOG):
@@ -35,6 +40,8 @@ class GeneratorConfig:
     groups: int = 8  # GroupNorm groups (must divide every width); norm="group" only
     norm: str = "channel"  # "channel" (per-pixel LayerNorm over C) or "group" (GroupNorm)
     style_share: float = 0.75  # latent prior: variance shared by all cells of a grid
+    upsample: str = "nearest"  # ×2 upsampling in every UpBlock: "nearest" or "bilinear"
+    stem_blocks: int = 0  # extra ResBlocks at the latent grid's resolution (cheap capacity)
 
     @property
     def scale(self) -> int:
@@ -62,6 +69,12 @@ class GeneratorConfig:
             raise ValueError(f"generator norm must be one of {sorted(NORMS)}, not {self.norm!r}")
         if not 0.0 <= self.style_share < 1.0:
             raise ValueError(f"style_share must be in [0, 1), not {self.style_share}")
+        if self.upsample not in UPSAMPLE_MODES:
+            raise ValueError(
+                f"generator upsample must be one of {sorted(UPSAMPLE_MODES)}, not {self.upsample!r}"
+            )
+        if self.stem_blocks < 0:
+            raise ValueError(f"stem_blocks must be ≥ 0, not {self.stem_blocks}")
 
 
 def sample_latents(
@@ -111,13 +124,53 @@ NORMS = {
 }
 
 
+UPSAMPLE_MODES = ("nearest", "bilinear")
+
+
+class Upsample2x(nn.Module):
+    """×2 upsampling. ``"nearest"`` repeats pixels (the original recipe; its 2-px blocks leave a
+    faint checkerboard); ``"bilinear"`` (``align_corners=False``, = nearest followed by the
+    [1, 3, 3, 1]/8 filter) does not alias. Both export to ONNX ``Resize``."""
+
+    def __init__(self, mode: str = "nearest") -> None:
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "bilinear":
+            return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        return F.interpolate(x, scale_factor=2, mode="nearest")
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+class ResBlock(nn.Module):
+    """Pre-activation ResBlock ``c → c`` at constant resolution (identity skip), scaled by
+    √½ so stacking blocks keeps the activations' variance."""
+
+    def __init__(self, channels: int, config: GeneratorConfig) -> None:
+        super().__init__()
+        norm = NORMS[config.norm]
+        self.norm1 = norm(channels, config.groups)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm2 = norm(channels, config.groups)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act = nn.SiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(self.act(self.norm1(x)))
+        h = self.conv2(self.act(self.norm2(h)))
+        return (x + h) * (0.5**0.5)
+
+
 class UpBlock(nn.Module):
-    """Nearest ×2 upsample, then a pre-activation ResBlock ``in → out`` with a 1×1 skip."""
+    """×2 upsample, then a pre-activation ResBlock ``in → out`` with a 1×1 skip."""
 
     def __init__(self, c_in: int, c_out: int, config: GeneratorConfig) -> None:
         super().__init__()
         norm = NORMS[config.norm]
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.up = Upsample2x(config.upsample)
         self.norm1 = norm(c_in, config.groups)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.norm2 = norm(c_out, config.groups)
@@ -138,6 +191,13 @@ class Generator(nn.Module):
         self.config = config or GeneratorConfig()
         ch = self.config.channels
         self.stem = nn.Conv2d(self.config.latent_channels, ch[0], 3, padding=1)
+        # absent (not an empty ModuleList) by default, so the original state_dict is unchanged
+        if self.config.stem_blocks:
+            self.stem_blocks = nn.ModuleList(
+                ResBlock(ch[0], self.config) for _ in range(self.config.stem_blocks)
+            )
+        else:
+            self.stem_blocks = None
         self.blocks = nn.ModuleList(
             UpBlock(a, b, self.config) for a, b in zip(ch[:-1], ch[1:], strict=True)
         )
@@ -151,7 +211,7 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """``z [B, C, h, w]`` → ``[B, 3, scale·h, scale·w]`` in [-1, 1]."""
         x = self.stem(z)
-        for block in self.blocks:
+        for block in [*(self.stem_blocks or ()), *self.blocks]:
             if self.checkpointing and self.training:
                 from torch.utils.checkpoint import checkpoint
 

@@ -118,3 +118,42 @@ def test_cli_exports_from_checkpoint(tmp_path: Path, tiny_generator) -> None:
     assert meta.raw["dataset_manifest_sha256"] is not None
     assert (out / "interpolation.png").is_file()
     assert Image.open(out / "canvas_16x9.png").size[0] > Image.open(out / "canvas_16x9.png").size[1]
+
+
+def test_export_with_the_new_generator_options(tmp_path: Path) -> None:
+    """cpu2's options (bilinear upsampling, a ResBlock at the latent grid) export with parity."""
+    from training.export_onnx import export_onnx
+
+    torch.manual_seed(0)
+    config = {"channels": [16, 8, 8, 8, 8], "groups": 4, "upsample": "bilinear", "stem_blocks": 1}
+    generator = build_generator(config).eval()
+    path = tmp_path / "g.onnx"
+    worst = export_onnx(generator, path)
+    assert worst < PARITY_ATOL
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    z = np.random.default_rng(1).standard_normal((1, 8, 3, 5)).astype(np.float32)
+    got = session.run(None, {"z": z})[0]
+    with torch.no_grad():
+        ref = generator(torch.from_numpy(z)).numpy()
+    assert got.shape == (1, 3, 48, 80) and np.abs(got - ref).max() < PARITY_ATOL
+
+
+class Marker:
+    """Unpickling this writes a file: what a crafted checkpoint could do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.write_text, (self.path, "pwned"))
+
+
+def test_cli_refuses_a_crafted_checkpoint(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    ckpt = tmp_path / "run" / "checkpoints" / "crafted.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"state_dict": {"iteration": torch.tensor(1)}, "x": Marker(marker)}, ckpt)
+    out = tmp_path / "models"
+    with pytest.raises(RuntimeError, match="crafted.ckpt"):
+        main(["--checkpoint", str(ckpt), "--out", str(out)])
+    assert not marker.exists() and not out.exists()

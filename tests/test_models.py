@@ -1,18 +1,17 @@
-"""Generator/discriminator shapes and budgets, losses, and the SWD metric's properties."""
+"""Generator/discriminator shapes, budgets and options (losses: test_losses.py; SWD: test_swd.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from renderer.generator import Generator, GeneratorConfig, build_generator, sample_latents
-from training.losses import colour_regulariser, d_logistic, g_nonsaturating, r1_penalty
-from training.metrics import laplacian_pyramid, sliced_wasserstein, swd_pyramid
 from training.models import Discriminator, DiscriminatorConfig
 
 TINY = {"channels": [16, 8, 8, 8, 8], "groups": 4}
+# the cpu2 recipe's generator (training/configs/cpu2.yaml)
+CPU2 = {"channels": [160, 128, 64, 32, 16], "stem_blocks": 1, "upsample": "bilinear"}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -124,35 +123,68 @@ def test_discriminator_shapes_and_size() -> None:
         assert Discriminator()(torch.empty(2, 3, 256, 256)).shape == (2,)
 
 
-def test_losses() -> None:
-    torch.manual_seed(3)
-    d = Discriminator(DiscriminatorConfig((8, 8, 8)))
-    real, fake = torch.rand(4, 3, 16, 16) * 2 - 1, torch.rand(4, 3, 16, 16) * 2 - 1
-    zero = torch.zeros(4)
-    assert d_logistic(zero, zero).item() == pytest.approx(2 * np.log(2))
-    assert g_nonsaturating(torch.full((4,), 10.0)).item() < 1e-4
-    r1 = r1_penalty(d, real)
-    assert r1.item() > 0 and r1.requires_grad
-    assert colour_regulariser(real, real).item() == 0
-    assert colour_regulariser(fake * 0.1, real).item() > 0
+def test_cpu2_generator_budget(repo_root) -> None:
+    from training.train_gan import load_train_config
+
+    recipe = load_train_config(repo_root / "training" / "configs" / "cpu2.yaml").generator
+    assert recipe == CPU2
+    with torch.device("meta"):
+        base, g = Generator(), build_generator(CPU2)
+        z = torch.empty(1, 8, 17, 30)  # the renderer's 272×480 canvas
+    ratio = flops(g, z) / flops(base, z)
+    assert 1.05 < ratio <= 1.3, ratio  # a little more capacity, at most ~1.3× the decode cost
+    assert flops(g, torch.empty(1, 8, 16, 16, device="meta")) / 1e9 <= 4.0
 
 
-def test_swd_properties() -> None:
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((512, 4)).astype(np.float32)
-    assert sliced_wasserstein(a, a, projections=32, rng=rng) == 0
-    assert sliced_wasserstein(a, a + 1, projections=32, rng=rng) > 0.3
-    gen = torch.Generator().manual_seed(0)
-    noise = torch.rand(8, 3, 32, 32, generator=gen) * 2 - 1
-    smooth = torch.nn.functional.avg_pool2d(noise, 5, 1, 2) * 3
-    same = swd_pyramid(noise, noise, patches_per_image=32, projections=64)
-    assert len(same) == 3 and max(same) < 1e-6
-    # two independent draws of the same distribution are much closer than different textures
-    other = torch.rand(8, 3, 32, 32, generator=gen) * 2 - 1
-    near = np.mean(swd_pyramid(noise, other, patches_per_image=32, projections=64))
-    blocks = torch.nn.functional.interpolate(smooth[:, :, ::8, ::8], scale_factor=8)
-    for different in (smooth, blocks):
-        far = np.mean(swd_pyramid(noise, different, patches_per_image=32, projections=64))
-        assert far > 2 * near
-    levels = laplacian_pyramid(noise, 3)
-    assert [lv.shape[-1] for lv in levels] == [32, 16, 8]
+def test_default_state_dict_is_the_original() -> None:
+    """The options default to the original network: the committed weights' keys, nothing more."""
+    keys = list(Generator().state_dict())
+    assert keys[:2] == ["stem.weight", "stem.bias"] and not any("stem_blocks" in k for k in keys)
+    assert len(keys) == 2 + 4 * 10 + 4
+    g = build_generator({**TINY, "stem_blocks": 2})
+    assert sum(k.startswith("stem_blocks.") for k in g.state_dict()) == 2 * 8
+
+
+def test_bilinear_upsampling_has_no_blocks() -> None:
+    """Nearest ×2 repeats pixels (2-px blocks: the checkerboard); bilinear interpolates."""
+    from renderer.generator import Upsample2x
+
+    ramp = torch.arange(8.0).reshape(1, 1, 1, 8).expand(1, 1, 8, 8)
+    nearest, bilinear = Upsample2x("nearest")(ramp), Upsample2x("bilinear")(ramp)
+    assert nearest.shape == bilinear.shape == (1, 1, 16, 16)
+    step_n = nearest[0, 0, 0].diff()
+    step_b = bilinear[0, 0, 0, 1:-1].diff()
+    assert set(step_n.tolist()) == {0.0, 1.0}  # alternating: flat, jump, flat, jump
+    assert torch.allclose(step_b, torch.full_like(step_b, 0.5))  # a smooth ramp
+
+
+def test_generator_options_round_trip_and_validate() -> None:
+    cfg = GeneratorConfig(**{**CPU2, "channels": tuple(CPU2["channels"])})
+    assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.to_dict()["upsample"] == "bilinear" and cfg.scale == 16
+    # an old meta.json (no option keys) builds the original network
+    old = {"latent_channels": 8, "channels": [128, 96, 64, 32, 16], "groups": 8,
+           "norm": "channel", "style_share": 0.75}  # fmt: skip
+    assert build_generator(old).config == GeneratorConfig()
+    with pytest.raises(ValueError, match="upsample must be one of"):
+        GeneratorConfig(upsample="bicubic")
+    with pytest.raises(ValueError, match="stem_blocks"):
+        GeneratorConfig(stem_blocks=-1)
+
+
+@pytest.mark.parametrize(
+    "options", [{"upsample": "bilinear"}, {"stem_blocks": 1, "upsample": "bilinear"}]
+)
+def test_options_keep_the_canvas_properties(options: dict) -> None:
+    torch.manual_seed(2)
+    g = build_generator({**TINY, **options}).eval()
+    z = torch.randn(1, 8, 24, 24)
+    with torch.no_grad():
+        big, small = g(z), g(z[:, :, 4:20, 4:20])
+        assert g(torch.randn(2, 8, 17, 30)).shape == (2, 3, 272, 480)
+    # bilinear and one more block widen the receptive field a little: a cell ≥ 7 cells inside
+    torch.testing.assert_close(big[..., 12 * 16 : 13 * 16, 12 * 16 : 13 * 16],
+                               small[..., 8 * 16 : 9 * 16, 8 * 16 : 9 * 16], atol=1e-5, rtol=0)  # fmt: skip
+    z = torch.randn(3, 8, 2, 2)
+    with torch.no_grad():
+        assert torch.allclose(g(z)[1:2], g(z[1:2]), atol=1e-5)

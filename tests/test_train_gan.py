@@ -13,7 +13,18 @@ from PIL import Image
 
 pytest.importorskip("pytorch_lightning")
 
-from training.train_gan import TrainConfig, load_ema_generator, load_train_config, main, train  # noqa: E402
+from training.train_gan import (  # noqa: E402
+    GANModule,
+    SamplerCallback,
+    TrainConfig,
+    UnsafeCheckpointError,
+    load_checkpoint,
+    load_ema_generator,
+    load_train_config,
+    main,
+    make_module,
+    train,
+)
 
 TINY_G = {"channels": [16, 8, 8, 8, 8], "groups": 4}
 TINY_D = {"channels": [8, 8, 8]}
@@ -79,7 +90,7 @@ def test_losses_finite_and_r1_on_its_interval(trained) -> None:
 
 def test_ema_updated_and_differs_from_g(trained) -> None:
     module, out = trained
-    start = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    start = load_checkpoint(out / "checkpoints" / "last.ckpt")  # Lightning's own file loads safely
     init = type(module.G)(module.G.config)  # reference: fresh weights are not what EMA holds
     ema = dict(module.G_ema.named_parameters())
     g = dict(module.G.named_parameters())
@@ -144,7 +155,7 @@ def test_config_loading_and_cli(tiny_images, tmp_path) -> None:
     assert (tmp_path / "cli" / "checkpoints" / "last.ckpt").is_file()
 
 
-@pytest.mark.parametrize("name", ["cpu", "gpu256", "gpu512"])
+@pytest.mark.parametrize("name", ["cpu", "cpu2", "gpu256", "gpu512"])
 def test_shipped_recipes_load(repo_root: Path, name: str) -> None:
     cfg = load_train_config(repo_root / "training" / "configs" / f"{name}.yaml")
     assert cfg.crop % 16 == 0 and cfg.r1_interval == 16 and cfg.betas == (0.5, 0.999)
@@ -165,3 +176,126 @@ def test_evaluate_writes_swd_table(trained, tiny_images, tmp_path) -> None:
     assert set(table) == {"real_vs_real", "untrained_g", "trained_g", "holdout"}
     # the floor: two real batches are closer than the untrained generator is to the data
     assert table["real_vs_real"]["swd_mean"] < table["untrained_g"]["swd_mean"]
+
+
+def test_module_classes_are_module_level(tiny_images, tmp_path) -> None:
+    cfg = tiny_config(tiny_images, tmp_path)
+    module = make_module(cfg)
+    assert type(module) is GANModule and module.__class__.__qualname__ == "GANModule"
+    assert SamplerCallback.__qualname__ == "SamplerCallback"
+    sampler = SamplerCallback(cfg, torch.zeros(2, 3, 32, 32), torch.zeros(2, 3, 32, 32), tmp_path)
+    assert "<locals>" not in type(sampler.callback).__qualname__
+
+
+def test_cpu2_recipe(repo_root: Path) -> None:
+    cfg = load_train_config(repo_root / "training" / "configs" / "cpu2.yaml")
+    assert cfg.out_dir == "training/outputs/cpu2" and cfg.max_minutes is None
+    assert cfg.checkpoint_every == 100 and cfg.sample_every == 500 and cfg.max_iterations >= 100_000
+    assert set(cfg.diffaug.split(",")) == {"color", "translation", "cutout"}
+    assert cfg.generator["upsample"] == "bilinear"
+    # the old recipe keeps today's behaviour: no augmentation of D's inputs, original generator
+    old = load_train_config(repo_root / "training" / "configs" / "cpu.yaml")
+    assert old.diffaug == "" and old.generator == {}
+
+
+AUG_G = {**TINY_G, "upsample": "bilinear", "stem_blocks": 1}
+
+
+@pytest.fixture(scope="module")
+def trained_aug(tiny_images, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run_aug")
+    cfg = tiny_config(tiny_images, out, diffaug="color,translation,cutout", generator=AUG_G,
+                      max_iterations=3, precision="bf16-mixed", channels_last=True)  # fmt: skip
+    return train(cfg, progress=False), out
+
+
+def test_diffaug_run_trains_and_resumes(trained_aug, tiny_images) -> None:
+    module, out = trained_aug
+    assert [h["iteration"] for h in module.history] == [0, 1, 2]
+    assert all(np.isfinite(v) for h in module.history for v in h.values())
+    generator, info = load_ema_generator(out / "checkpoints" / "last.ckpt")
+    assert generator.config.upsample == "bilinear" and generator.config.stem_blocks == 1
+    assert info["diffaug"] == "color,translation,cutout" and info["iterations"] == 3
+    cfg = tiny_config(tiny_images, out, diffaug="color,translation,cutout", generator=AUG_G,
+                      max_iterations=4, precision="bf16-mixed", channels_last=True)  # fmt: skip
+    resumed = train(cfg, resume=True, progress=False)
+    assert int(resumed.iteration) == 4 and [h["iteration"] for h in resumed.history] == [3]
+    assert resumed.G.stem.weight.is_contiguous(memory_format=torch.channels_last)
+    # the EMA weights load into a plain (contiguous, fp32) generator and decode like the module's
+    generator, _ = load_ema_generator(out / "checkpoints" / "last.ckpt")
+    z = torch.randn(1, 8, 2, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(generator(z), resumed.G_ema(z), atol=1e-5, rtol=0)
+
+
+def test_diffaug_is_a_function_of_iteration_and_stream(trained_aug) -> None:
+    module, _ = trained_aug
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    a = module.augment(x, it=5, stream=0)
+    assert a.shape == x.shape and not torch.equal(a, x)
+    assert torch.equal(a, module.augment(x, it=5, stream=0))
+    assert not torch.equal(a, module.augment(x, it=6, stream=0))
+    assert not torch.equal(a, module.augment(x, it=5, stream=1))
+    # without a policy D sees the images as they are (the old recipe)
+    plain = make_module(TrainConfig(generator=TINY_G, discriminator=TINY_D))
+    assert plain.augment(x, it=5, stream=0) is x
+
+
+class Marker:
+    """Unpickling this writes a file: what a crafted checkpoint could do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.write_text, (self.path, "pwned"))
+
+
+def test_crafted_checkpoint_is_refused(tmp_path) -> None:
+    marker = tmp_path / "marker"
+    ckpt = tmp_path / "run" / "checkpoints" / "crafted.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save({"state_dict": {"iteration": torch.tensor(1)}, "hook": Marker(marker)}, ckpt)
+    with pytest.raises(UnsafeCheckpointError, match="crafted.ckpt") as err:
+        load_ema_generator(ckpt)
+    assert "refusing" in str(err.value)
+    assert not marker.exists()
+    torch.load(ckpt, weights_only=False)  # the payload is live: an unsafe load runs it
+    assert marker.read_text() == "pwned"
+    with pytest.raises(UnsafeCheckpointError, match="no state_dict"):
+        torch.save({"weights": torch.zeros(1)}, tmp_path / "other.ckpt")
+        load_checkpoint(tmp_path / "other.ckpt")
+
+
+def test_diffaug_ops() -> None:
+    from training.diffaug import cutout, diff_augment, parse_policy, translation
+
+    assert parse_policy("color, translation,cutout") == ("color", "translation", "cutout")
+    assert parse_policy("") == ()
+    with pytest.raises(ValueError, match="rotate"):
+        parse_policy("rotate")
+    x = torch.rand(6, 3, 16, 16) * 2 - 1 + 3  # offset: no pixel is 0 before augmentation
+    # translation: every image is a shifted copy with a zero border of at most 2 px (⅛ of 16)
+    moved = translation(x, torch.Generator().manual_seed(0))
+    for a, b in zip(x, moved, strict=True):
+        ys, xs = (b[0] != 0).nonzero(as_tuple=True)
+        y0, x0 = int(ys.min()), int(xs.min())
+        h, w = int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1
+        assert h >= 14 and w >= 14 and (b == 0).sum() == 3 * (256 - h * w)
+        src_y, src_x = (0 if y0 > 0 else 16 - h), (0 if x0 > 0 else 16 - w)
+        assert torch.equal(
+            b[:, y0 : y0 + h, x0 : x0 + w], a[:, src_y : src_y + h, src_x : src_x + w]
+        )
+    # cutout: one square of at most 8×8 zeroed (clipped at the border), the rest untouched
+    cut = cutout(x, torch.Generator().manual_seed(1), ratio=0.5)
+    zeroed = cut[:, 0] == 0
+    assert zeroed.any() and (zeroed.flatten(1).sum(1) <= 64).all()
+    assert torch.equal(cut[~zeroed[:, None].expand_as(cut)], x[~zeroed[:, None].expand_as(x)])
+    # the whole policy: deterministic for a generator, differentiable
+    y = x.clone().requires_grad_(True)
+    out = diff_augment(y, "color,translation,cutout", torch.Generator().manual_seed(2))
+    again = diff_augment(x, "color,translation,cutout", torch.Generator().manual_seed(2))
+    assert torch.equal(out.detach(), again) and out.shape == x.shape
+    out.square().sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0
+    assert torch.equal(diff_augment(x, ""), x)

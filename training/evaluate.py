@@ -5,7 +5,9 @@
 SWD ×10³ on Laplacian-pyramid 7×7 patches (``training/metrics.py``) against held-out real images
 (the first ``holdout`` of the manifest, which training never sees), at the training crop size and
 at the full 256² the renderer decodes. Also the saturation / chroma statistics of each set.
-Writes ``<run>/swd_table.json`` beside the checkpoint's run folder.
+Writes ``<run>/swd_table.json`` beside the checkpoint's run folder. The checkpoint is loaded with
+``weights_only=True`` (``train_gan.load_checkpoint``): a file that needs arbitrary unpickling is
+refused with an error naming it.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ and for parity with PyTorch), ``generator.safetensors`` (EMA weights, never a pi
 ``meta.json`` (see ``renderer/model_meta.py``: latent shape, normalisation, artefact hashes,
 anchor latents chosen to cover the model's range of colour and texture with their statistics,
 PCA axes in latent-channel space, training config, dataset manifest hash) and ``samples.png``.
+``--checkpoint`` is loaded with ``weights_only=True`` (``train_gan.load_checkpoint``): a crafted
+pickle is refused with an error naming the file, never executed.
 """
 
 from __future__ import annotations
