@@ -5,6 +5,13 @@ Why one audio encode: concatenating the per-track AAC streams would insert encod
 gaps at every boundary, so the tracks' mastered PCM (already loudness-normalised to the same
 target by :mod:`renderer.audio_master`) is joined into one WAV and encoded once by the mux.
 The WAV is written block by block, so memory stays flat however long the album is.
+
+Why video-only copies: the concat demuxer offsets each file by its *file* start time, the earliest
+of all its streams. In a finished track that is the AAC stream's priming (−1024 samples,
+−21.33 ms), so the concatenated picture started 21.35 ms after the sound (an empty edit in the
+film's video track). Each track's video is therefore first stream-copied into a video-only file
+(:func:`video_only`), whose start is the picture's own, and the film is built from those plus the
+one audio stream: both start at 0.
 """
 
 from __future__ import annotations
@@ -59,6 +66,28 @@ def join_audio(parts: Sequence[FilmPart], out: Path, *, sample_rate: int) -> flo
     return total / sample_rate
 
 
+def video_only(src: Path, out: Path, *, ffmpeg_path: str | None = None) -> Path:
+    """Stream-copy the first video stream of ``src`` into ``out`` (no audio, no data streams,
+    bit-exact container), so its timeline starts with its first picture."""
+    from renderer.ffmpeg_bin import find_ffmpeg
+    from renderer.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
+
+    partial = partial_path(out)
+    argv = [
+        find_ffmpeg(ffmpeg_path), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        *WHITELIST, "-i", str(src),
+        "-map", "0:v:0", "-c:v", "copy", "-an", "-sn", "-dn",
+        "-map_metadata", "-1", "-map_chapters", "-1",
+        "-fflags", "+bitexact", str(partial),
+    ]  # fmt: skip
+    try:
+        run_ffmpeg(argv, what=f"video of {src.name} for the album film")
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
+
+
 def build_album_film(
     parts: Sequence[FilmPart],
     out: Path,
@@ -71,7 +100,8 @@ def build_album_film(
 ) -> Path | None:
     """Concatenate ``parts`` into ``out`` with chapters; ``None`` when there is nothing to join.
 
-    ``work_dir`` (inside the run directory) receives the joined ``album.wav``.
+    ``work_dir`` (inside the run directory) receives the joined ``album.wav`` and, while the film
+    is built, the tracks' video-only copies (removed afterwards).
     """
     from renderer.mux import Chapter, concat_and_mux
 
@@ -82,13 +112,22 @@ def build_album_film(
         chapters.append(Chapter(t, t + part.duration, part.title))
         t += part.duration
     join_audio(parts, work_dir / "album.wav", sample_rate=sample_rate)
-    return concat_and_mux(
-        [p.video for p in parts],
-        work_dir / "album.wav",
-        out,
-        profile=profile,
-        chapters=chapters,
-        ffmpeg_path=ffmpeg_path,
-        duration=t,
-        title=title,
-    )
+    videos = [
+        work_dir / f"{out.stem}.video{i:04d}{Path(p.video).suffix}" for i, p in enumerate(parts)
+    ]
+    try:
+        for part, video in zip(parts, videos, strict=True):
+            video_only(Path(part.video), video, ffmpeg_path=ffmpeg_path)
+        return concat_and_mux(
+            videos,
+            work_dir / "album.wav",
+            out,
+            profile=profile,
+            chapters=chapters,
+            ffmpeg_path=ffmpeg_path,
+            duration=t,
+            title=title,
+        )
+    finally:
+        for video in videos:
+            video.unlink(missing_ok=True)

@@ -9,7 +9,8 @@ only filter graphs are one linear ``scale`` chain and one linear audio chain.
 Profiles:
 
 * ``youtube`` (default) — YouTube's recommended upload settings: H.264 High, yuv420p, closed GOP of
-  half the frame rate, 2 B-frames, BT.709 tags, ABR at the recommended bitrate for the resolution and
+  exactly half the frame rate (scene-cut keyframes off: a key frame every N frames, no more),
+  2 B-frames, BT.709 tags, ABR at the recommended bitrate for the resolution and
   frame rate, ``+faststart``; AAC-LC 48 kHz stereo 384 kb/s.
 * ``webm`` — VP9 (constrained quality) + Opus.
 * ``master`` — archive quality: x264 CRF 14 ``slow``; FLAC audio in Matroska.
@@ -82,6 +83,10 @@ class EncodeProfile:
     crf: float | None = None
     abr: bool = False  # bitrate from YOUTUBE_BITRATES_MBPS (ABR with maxrate/bufsize)
     faststart: bool = False
+    # Key frames exactly every gop_size(fps) frames: the encoder's scene-cut detection, which
+    # inserts extra key frames at hard cuts (x264 averaged 10.7-frame GOPs for a promised 15),
+    # is switched off.
+    fixed_gop: bool = False
     extra_video: tuple[str, ...] = field(default=())
 
     def video_args(
@@ -111,6 +116,11 @@ class EncodeProfile:
                 "-g", str(gop),           # GOP = half the frame rate
                 "-flags", flags,          # closed GOPs: segments concatenate with -c copy
             ]  # fmt: skip
+            if self.fixed_gop:
+                args += [
+                    "-sc_threshold", "0",     # no scene-cut key frames …
+                    "-keyint_min", str(gop),  # … and none closer than one GOP
+                ]  # fmt: skip
         elif self.video_codec == "libvpx-vp9":
             args += [
                 "-deadline", preset or self.preset or "good",
@@ -151,6 +161,7 @@ PROFILES: dict[str, EncodeProfile] = {
         preset="veryfast",  # ~27 fps at 1080p on 2 cores (ARCHITECTURE §10); medium is 12 fps
         abr=True,
         faststart=True,
+        fixed_gop=True,
         audio_args=(
             "-c:a",
             "aac",

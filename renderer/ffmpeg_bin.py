@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from renderer.errors import FFmpegError
+from renderer.ffmpeg_proc import child_kwargs
 
 MIN_MAJOR = 6
 _VERSION_RE = re.compile(r"ffmpeg version n?(\d+)\.(\d+)")
@@ -28,6 +29,7 @@ def ffmpeg_version(binary: str | Path) -> tuple[int, int]:
             text=True,
             timeout=30,
             check=False,
+            **child_kwargs(),
         ).stdout
     except OSError as exc:
         raise FFmpegError(f"cannot run FFmpeg at {binary}: {exc}") from exc

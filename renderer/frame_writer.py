@@ -25,7 +25,15 @@ import numpy as np
 from renderer.encode_profiles import EncodeProfile, fps_fraction, get_profile
 from renderer.errors import FFmpegError
 from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.ffmpeg_proc import WHITELIST, StderrDrain, partial_path, reap, run_ffmpeg, spawn
+from renderer.ffmpeg_proc import (
+    WHITELIST,
+    StderrDrain,
+    failure_report,
+    partial_path,
+    reap,
+    run_ffmpeg,
+    spawn,
+)
 from renderer.media import probe_media
 from renderer.mux import Chapter, concat_and_mux, write_concat_list, write_ffmetadata
 
@@ -168,7 +176,7 @@ class FrameWriter:
         except (BrokenPipeError, OSError) as exc:
             rc = self._proc.wait()
             raise FFmpegError(
-                f"FFmpeg stopped while writing {self.path} (exit {rc}):\n{self._drain.tail()}"
+                failure_report(f"FFmpeg stopped while writing {self.path}", rc, self._drain.tail())
             ) from exc
         self.frames_written += len(frames)
 
@@ -192,7 +200,7 @@ class FrameWriter:
         if rc != 0:
             partial.unlink(missing_ok=True)
             raise FFmpegError(
-                f"FFmpeg failed writing {self.path} (exit {rc}):\n{self._drain.tail()}"
+                failure_report(f"FFmpeg failed writing {self.path}", rc, self._drain.tail())
             )
         os.replace(partial, self.path)
 

@@ -4,10 +4,14 @@ Two passes:
 
 1. ``ffmpeg -i FILE`` (no output; exits 1 by design) prints the stream headers on stderr: codec
    names, frame size, sample rate.
-2. ``ffmpeg -i FILE -c:v copy -c:a pcm_s16le -f framemd5 -`` lists every video *packet* (stream
-   copy: no decoding) and every *decoded* audio frame with timestamp and duration. Decoding the
+2. ``ffmpeg -i FILE -c:v copy -c:a pcm_s16le -f framecrc -`` lists every video *packet* (stream
+   copy: no decoding) with its timestamp, duration and key-frame flag, and every *decoded* audio
+   frame with timestamp and duration. Decoding the
    audio applies the container's edit list (encoder priming and end padding), so the audio duration
    is what a player plays, which is what "video and audio agree within 5 ms" is about.
+
+An FFmpeg killed by a signal (SIGKILL, the OOM killer) is reported as such, never as an unreadable
+file: the file may be perfectly fine.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 
 from renderer.errors import FFmpegError
 from renderer.ffmpeg_bin import find_ffmpeg
+from renderer.ffmpeg_proc import child_kwargs, describe_exit
 
 _STREAM_RE = re.compile(r"Stream #0:(\d+)[^:]*: (Video|Audio): (\w+)(.*)")
 _SIZE_RE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")
@@ -31,6 +36,15 @@ _FPS_RE = re.compile(r"([\d.]+) (?:fps|tbr)")
 _TB_RE = re.compile(r"^#tb (\d+): (\d+)/(\d+)")
 _CHAPTER_RE = re.compile(r"Chapter #0:\d+: start (-?[\d.]+), end (-?[\d.]+)")
 _TITLE_RE = re.compile(r"^\s+title\s+: (.*)$")
+_TAG_RE = re.compile(r"^ {4}(\S.*?)\s*: (.*)$")  # a global tag under "Input #0" / "  Metadata:"
+_TAG_MORE_RE = re.compile(r"^ {5,}: (.*)$")  # continuation line of a multi-line tag value
+
+
+def _killed(path: Path, rc: int, doing: str) -> FFmpegError:
+    """The error for a probe/decode whose FFmpeg was killed: says so, blames nothing on the file."""
+    return FFmpegError(
+        f"{path}: {describe_exit(rc)} while {doing}; that says nothing about the file itself"
+    )
 
 
 def _headers(ffmpeg: str, path: Path) -> dict[str, Any]:
@@ -40,7 +54,10 @@ def _headers(ffmpeg: str, path: Path) -> dict[str, Any]:
         text=True,
         errors="replace",
         check=False,
+        **child_kwargs(),
     )
+    if proc.returncode < 0:
+        raise _killed(path, proc.returncode, "reading the headers")
     info: dict[str, Any] = {
         "video_codec": None,
         "audio_codec": None,
@@ -51,12 +68,27 @@ def _headers(ffmpeg: str, path: Path) -> dict[str, Any]:
         "video_index": None,
         "audio_index": None,
         "chapters": [],
+        "tags": {},
     }
     if "Input #0" not in proc.stderr:
         tail = "\n".join(proc.stderr.strip().splitlines()[-3:])
         raise FFmpegError(f"{path}: FFmpeg cannot read this file:\n{tail}")
     in_chapter = False  # a "title" line belongs to the chapter header above it
+    in_global = False  # inside the "  Metadata:" block of "Input #0" (the file's own tags)
+    last_tag = None
     for line in proc.stderr.splitlines():
+        if line.startswith("Input #0"):
+            in_global = True
+            continue
+        if in_global:
+            if (more := _TAG_MORE_RE.match(line)) and last_tag:
+                info["tags"][last_tag] += "\n" + more[1]
+                continue
+            if tag := _TAG_RE.match(line):
+                last_tag = tag[1].lower()
+                info["tags"][last_tag] = tag[2]
+                continue
+            in_global = line.strip() == "Metadata:"
         if chapter := _CHAPTER_RE.search(line):
             info["chapters"].append([float(chapter[1]), float(chapter[2]), ""])
             in_chapter = True
@@ -83,15 +115,22 @@ def _headers(ffmpeg: str, path: Path) -> dict[str, Any]:
 
 
 def _packet_table(ffmpeg: str, path: Path, *, video: bool, audio: bool) -> dict[int, Any]:
-    """Per output stream: (time base, [(pts, duration), …]) from the framemd5 muxer."""
-    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error"]
+    """Per output stream: (time base, [(pts, duration, key), …]) from the framecrc muxer.
+
+    ``-copyts`` keeps the container's timestamps, so a stream that starts late (an empty edit)
+    shows up as a late first timestamp."""
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-copyts"]
     argv += ["-protocol_whitelist", "file,pipe", "-i", str(path)]
     if video:
         argv += ["-map", "0:v:0", "-c:v", "copy"]
     if audio:
         argv += ["-map", "0:a:0", "-c:a", "pcm_s16le"]
-    argv += ["-f", "framemd5", "-"]
-    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", check=False)
+    argv += ["-f", "framecrc", "-"]
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, errors="replace", check=False, **child_kwargs()
+    )
+    if proc.returncode < 0:
+        raise _killed(path, proc.returncode, "reading the streams")
     if proc.returncode != 0:
         raise FFmpegError(f"{path}: FFmpeg could not read the streams:\n{proc.stderr[-800:]}")
     table: dict[int, Any] = {}
@@ -99,27 +138,42 @@ def _packet_table(ffmpeg: str, path: Path, *, video: bool, audio: bool) -> dict[
         if match := _TB_RE.match(line):
             table[int(match[1])] = (Fraction(int(match[2]), int(match[3])), [])
         elif line and not line.startswith("#"):
-            # stream, dts, pts, duration, size, hash
+            # stream, dts, pts, duration, size, crc[, F=flags] (flags only when not just "key")
             fields = [f.strip() for f in line.split(",")]
-            table[int(fields[0])][1].append((int(fields[2]), int(fields[3])))
+            flags = next((int(f[2:], 16) for f in fields[6:] if f.startswith("F=")), 1)
+            table[int(fields[0])][1].append((int(fields[2]), int(fields[3]), bool(flags & 1)))
     return table
 
 
-def _span(tb: Fraction, packets: list[tuple[int, int]]) -> float:
+def _span(tb: Fraction, packets: list[tuple[int, int, bool]]) -> float:
     if not packets:
         return 0.0
-    start = min(p for p, _ in packets)
-    end = max(p + d for p, d in packets)
+    start = min(p for p, _, _ in packets)
+    end = max(p + d for p, d, _ in packets)
     return float((end - start) * tb)
+
+
+def _start(tb: Fraction, packets: list[tuple[int, int, bool]]) -> float | None:
+    return float(min(p for p, _, _ in packets) * tb) if packets else None
+
+
+def _key_frames(packets: list[tuple[int, int, bool]]) -> list[int]:
+    """0-based display-order indices of the key frames (packets sorted by pts)."""
+    ordered = sorted(packets)
+    return [i for i, (_, _, key) in enumerate(ordered) if key]
 
 
 def probe_media(path: str | Path, *, ffmpeg_path: str | None = None) -> dict[str, Any]:
     """Durations, frame count, size and codecs of a media file.
 
     Returns ``{"video_duration", "audio_duration", "frames", "width", "height", "fps",
-    "video_codec", "audio_codec", "sample_rate", "chapters"}`` (chapters: ``(start, end, title)``); durations in seconds (0.0 and ``frames=0`` for a
-    missing stream; codecs ``None``). Raises :class:`FFmpegError` naming the file if it is missing
-    or unreadable.
+    "video_codec", "audio_codec", "sample_rate", "chapters", "tags", "video_start",
+    "audio_start", "key_frames"}``: chapters as ``(start, end, title)``; ``tags`` the file's
+    global metadata (lower-case keys: ``title``, ``artist``, ``album``, ``track``, …); the
+    streams' first presentation time in seconds (``None`` for a missing stream); ``key_frames``
+    the display-order indices of the video's key frames. Durations in seconds (0.0 and
+    ``frames=0`` for a missing stream; codecs ``None``). Raises :class:`FFmpegError` naming the
+    file if it is missing or unreadable, or saying that FFmpeg was killed.
     """
     path = Path(path)
     if not path.is_file():
@@ -146,6 +200,10 @@ def probe_media(path: str | Path, *, ffmpeg_path: str | None = None) -> dict[str
         "audio_codec": info["audio_codec"],
         "sample_rate": info["sample_rate"],
         "chapters": [tuple(c) for c in info["chapters"]],
+        "tags": info["tags"],
+        "video_start": _start(*video) if video else None,
+        "audio_start": _start(*audio) if audio else None,
+        "key_frames": _key_frames(video[1]) if video else [],
     }
 
 
@@ -173,7 +231,9 @@ def decode_video(
         "-f", "rawvideo",
         "-",
     ]  # fmt: skip
-    proc = subprocess.run(argv, capture_output=True, check=False)
+    proc = subprocess.run(argv, capture_output=True, check=False, **child_kwargs())
+    if proc.returncode < 0:
+        raise _killed(Path(path), proc.returncode, "decoding the video")
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace").strip()[-800:]
         raise FFmpegError(f"{path}: ffmpeg could not decode the video: {tail}")

@@ -3,15 +3,19 @@
 The concat demuxer reads a list file we write (``safe=1``: relative, portable names only) and the
 video is stream-copied, so segments must share codec parameters (they come from one profile).
 Audio is encoded once for the whole file, trimmed or padded to the video's exact duration.
+File-level tags (``title``, ``artist``, ``album``, ``track``) come from the tracklist entry
+(:func:`track_metadata`) and are written with ``-metadata``: MP4 (iTunes atoms), Matroska and WebM
+all carry them.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from renderer.encode_profiles import EncodeProfile, get_profile
 from renderer.errors import FFmpegError
@@ -21,6 +25,43 @@ from renderer.media import probe_media
 
 # Names the concat demuxer accepts with safe=1: relative, portable characters, no leading dot.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+_TAG_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+# Tracklist keys (beyond title/artist) that name the album and the track's number.
+_ALBUM_KEYS = ("album",)
+_NUMBER_KEYS = ("track", "track_number", "number")
+
+
+def track_metadata(track: Any, *, number: int | None = None, album: str | None = None) -> dict:
+    """File tags for one track from its tracklist entry (:class:`renderer.tracklist.TrackSpec`).
+
+    ``title`` (the entry's title, else its id) and ``artist`` come from the entry's fields;
+    ``album`` and ``track`` (its number) from the arguments or, where the tracklist has them,
+    from the entry's extra keys ``album`` and ``track``/``track_number``/``number``. Empty values
+    are left out.
+    """
+    extra = getattr(track, "extra", None) or {}
+    tags = {
+        "title": getattr(track, "title", "") or getattr(track, "id", ""),
+        "artist": getattr(track, "artist", "") or "",
+        "album": album or next((str(extra[k]) for k in _ALBUM_KEYS if extra.get(k)), ""),
+    }
+    if number is None:
+        number = next((extra[k] for k in _NUMBER_KEYS if extra.get(k) not in (None, "")), None)
+    if number is not None:
+        tags["track"] = str(number)
+    return {k: str(v) for k, v in tags.items() if str(v).strip()}
+
+
+def metadata_args(metadata: Mapping[str, Any] | None) -> list[str]:
+    """``-metadata key=value`` options (in the mapping's order, so the argv is repeatable)."""
+    args: list[str] = []
+    for key, value in (metadata or {}).items():
+        if not _TAG_KEY.match(key):
+            raise ValueError(f"metadata key {key!r} must be lower-case letters, digits and _")
+        if value is None or not str(value).strip():
+            continue
+        args += ["-metadata", f"{key}={value}"]
+    return args
 
 
 @dataclass(frozen=True)
@@ -91,6 +132,7 @@ def concat_and_mux(
     audio_offset: float = 0.0,
     gain_db: float = 0.0,
     title: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Path:
     """Join video segments (stream copy) and mux one audio stream; returns ``out``.
 
@@ -99,6 +141,9 @@ def concat_and_mux(
     the video's duration — ``duration`` if given, else probed from the segments — so both streams
     end together (within one audio codec frame's rounding; see tests). ``audio=None`` gives a
     video-only file. The concat list and chapter file are written beside ``out`` and removed.
+
+    ``title`` and ``metadata`` (e.g. :func:`track_metadata`) become the file's global tags; a
+    ``title`` in ``metadata`` wins over ``title``.
     """
     prof = get_profile(profile)
     out = Path(out)
@@ -137,6 +182,8 @@ def concat_and_mux(
             f"aresample=48000,volume={gain_db:.3f}dB,apad,atrim=end={duration:.6f}",
             *prof.audio_args,
         ]
+    tags = {"title": title, **(metadata or {})} if title else dict(metadata or {})
+    argv += metadata_args(tags)
     argv += ["-t", f"{duration:.6f}", "-fflags", "+bitexact"]
     if prof.faststart:
         argv += ["-movflags", "+faststart"]  # moov atom first: playback starts before download ends

@@ -6,7 +6,7 @@ Per chunk (ARCHITECTURE §2): latents for the chunk's frames (plus the post-fx w
 it) are decoded in a worker thread (ONNX Runtime/torch release the GIL) feeding a bounded queue;
 the main thread runs post-processing at the decode size, hashes each frame and pipes it to FFmpeg,
 which upscales to the output size in the encode call (the fastest measured path on CPU, see
-``renderer/profile.py``). Finished chunks are recorded in the run manifest and skipped on
+``renderer/throughput.py``). Finished chunks are recorded in the run manifest and skipped on
 ``--resume`` after their segment hash is verified.
 """
 
@@ -367,8 +367,11 @@ def _render_prepared(
     )
     out = run_dir / f"{plan.id}.{_container(config)}"
     ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
+    from renderer.mux import track_metadata
+
     concat_and_mux(segments, prepared.audio.path, out, profile=config.encode.profile,
-                   ffmpeg_path=ffmpeg_path, duration=n / fps, title=plan.track.title or plan.id)  # fmt: skip
+                   ffmpeg_path=ffmpeg_path, duration=n / fps, title=plan.track.title or plan.id,
+                   metadata=track_metadata(plan.track))  # fmt: skip
     probe = probe_media(out, ffmpeg_path=ffmpeg_path)
     result.sync_error_ms = round(1000 * abs(probe["video_duration"] - probe["audio_duration"]), 2)
     if probe["frames"] != n:

@@ -47,3 +47,40 @@ def test_missing_and_unreadable_files(tmp_path):
     junk.write_bytes(b"this is not a video" * 10)
     with pytest.raises(FFmpegError, match="junk.mp4: FFmpeg cannot read"):
         probe_media(junk)
+
+
+def test_tags_start_times_and_key_frames(tmp_path):
+    """Global tags (multi-line values too), each stream's first timestamp, key-frame indices."""
+    mp4 = lavfi(
+        tmp_path / "tagged.mp4",
+        "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=30:duration=1",
+        "-f", "lavfi", "-i", "sine=duration=1:sample_rate=48000",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-sc_threshold", "0",
+        "-c:a", "aac", "-metadata", "title=Nacht: Teil 1",
+        "-metadata", "artist=A \u00e4 B", "-metadata", "comment=line one\nline two",
+    )  # fmt: skip
+    info = probe_media(mp4)
+    tags = info["tags"]
+    assert tags["title"] == "Nacht: Teil 1" and tags["artist"] == "A \u00e4 B"
+    assert tags["comment"] == "line one\nline two"
+    assert info["video_start"] == pytest.approx(0.0, abs=1e-3)
+    assert info["audio_start"] == pytest.approx(0.0, abs=1e-3)
+    assert info["key_frames"] == [0, 10, 20]
+
+
+def test_late_video_start_is_seen(tmp_path):
+    """A video stream delayed by an (empty) edit shows up as a late first timestamp."""
+    src = lavfi(
+        tmp_path / "src.mp4",
+        "-f", "lavfi", "-i", "testsrc2=size=64x36:rate=30:duration=1",
+        "-c:v", "libx264", "-preset", "ultrafast",
+    )  # fmt: skip
+    late = lavfi(
+        tmp_path / "late.mp4",
+        "-itsoffset", "0.25", "-i", str(src),
+        "-f", "lavfi", "-i", "sine=duration=1:sample_rate=48000",
+        "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+    )  # fmt: skip
+    info = probe_media(late)
+    assert info["video_start"] == pytest.approx(0.25, abs=2e-3)
+    assert info["audio_start"] == pytest.approx(0.0, abs=1e-3)

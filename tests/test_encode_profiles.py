@@ -1,0 +1,63 @@
+"""GOP structure of encoded files: key frames exactly every N frames where a profile promises it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from renderer.encode_profiles import get_profile, gop_size
+from renderer.frame_writer import FrameWriter
+from renderer.media import probe_media
+
+W, H, FPS = 64, 36, 30
+CUT_EVERY = 7  # a hard cut every 7 frames: x264's scene-cut detection keys each one
+
+
+def hard_cuts(n: int) -> np.ndarray:
+    """Blocky random pictures, a new one every CUT_EVERY frames, sliding between cuts."""
+    rng = np.random.default_rng(1)
+    out = np.empty((n, H, W, 3), np.uint8)
+    for i in range(n):
+        if i % CUT_EVERY == 0:
+            scene = rng.integers(0, 256, (H // 4, W // 4, 3), dtype=np.uint8).repeat(4, 0)
+            scene = scene.repeat(4, 1)
+        out[i] = np.roll(scene, i % CUT_EVERY, axis=1)
+    return out
+
+
+def encode(path, profile, n: int = 120):
+    with FrameWriter(path, fps=FPS, size=(W, H), profile=profile) as writer:
+        writer.write(hard_cuts(n))
+    return probe_media(path)
+
+
+def test_youtube_gop_is_fixed_despite_hard_cuts(tmp_path):
+    gop = gop_size(FPS)
+    assert gop == 15
+    info = encode(tmp_path / "yt.mp4", "youtube")
+    assert info["frames"] == 120
+    assert info["key_frames"] == list(range(0, 120, gop))  # [0, 15, 30, …, 105]
+
+
+def test_scene_cuts_would_add_key_frames_without_fixed_gop(tmp_path):
+    """The control: the same content with scene-cut detection on keys every cut."""
+    loose = dataclasses.replace(get_profile("youtube"), fixed_gop=False)
+    keys = encode(tmp_path / "loose.mp4", loose)["key_frames"]
+    assert len(keys) > 120 // gop_size(FPS)
+    assert np.diff(keys).mean() < gop_size(FPS)
+
+
+def test_fixed_gop_argv():
+    args = get_profile("youtube").video_args(width=W, height=H, fps=FPS, threads=2)
+    assert args[args.index("-sc_threshold") + 1] == "0"
+    assert args[args.index("-keyint_min") + 1] == args[args.index("-g") + 1] == "15"
+    draft = get_profile("draft").video_args(width=W, height=H, fps=FPS, threads=2)
+    assert "-sc_threshold" not in draft  # promises no fixed GOP: scene cuts keep their keys
+
+
+@pytest.mark.parametrize("fps, gop", [(24, 12), (29.97, 15), (60, 30)])
+def test_gop_follows_the_frame_rate(fps, gop):
+    args = get_profile("youtube").video_args(width=W, height=H, fps=fps, threads=2)
+    assert args[args.index("-g") + 1] == args[args.index("-keyint_min") + 1] == str(gop)
