@@ -7,6 +7,7 @@ flags the user gave as a flat dict (``{"fps": 60, "tracks": "a,b"}``) that
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from renderer.config.models import QUALITY, RenderConfig, deep_merge
@@ -14,12 +15,20 @@ from renderer.errors import ConfigError
 
 
 def apply_quality(raw: dict[str, Any], quality: str, *, force: bool) -> dict[str, Any]:
-    table = dict(QUALITY[quality])
-    if quality == "draft":
-        width, height = raw.get("resolution", RenderConfig.model_fields["resolution"].default)
+    """``raw`` with the quality table over it (``force``) or under it; ``draft`` also halves the
+    resolution. A malformed resolution is left for the schema to report."""
+    table = copy.deepcopy(QUALITY[quality])  # never hand out the module's own dicts
+    resolution = raw.get("resolution", RenderConfig.model_fields["resolution"].default)
+    if quality == "draft" and _is_size(resolution):
+        width, height = resolution
         table["resolution"] = [max(64, width // 4 * 2), max(64, height // 4 * 2)]
     # force (CLI): the table replaces the file's values; else it only fills what the file omits.
     return deep_merge(raw, table) if force else deep_merge(table, raw)
+
+
+def _is_size(value: Any) -> bool:
+    return (isinstance(value, list | tuple) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value))  # fmt: skip
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
