@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from renderer.album_film import FilmPart, build_album_film, join_audio
-from renderer.render_track import _threaded
+from renderer.run.frames import threaded as _threaded
 
 
 def test_worker_runs_in_another_thread_and_keeps_order():

@@ -1,0 +1,178 @@
+"""The album run: plan the tracks, render each (one broken track does not stop the others),
+build ``album.mp4`` (one chapter per track), write ``meta.json`` and print the summary.
+
+Writes ``renders/<run-id>/``: ``<id>.mp4`` per track (+ ``.webm`` when configured), ``album.mp4``,
+``previews/`` (PNG keyframes at section starts, a GIF per track), ``thumbnails/<id>.jpg``
+(1280×720), ``manifest.json`` (finished chunks and tracks, for ``--resume``) and ``meta.json``
+(resolved config, seeds, versions, model hashes, provider, per-chunk frame hashes, timings,
+reactivity). The exit code is 0 when everything rendered, 1 when something failed, 2 for bad
+input (config, tracklist, model) before anything was rendered.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from renderer.errors import NoiseToSignalError
+from renderer.run.prepare import remaster
+from renderer.run.track import render_track
+
+
+def _film(results, plans, run_dir: Path, *, config, manifest) -> Path | None:
+    """The album film, reused when this run already made it from the same track files."""
+    parts = [manifest.output_sha256(r.id, Path(r.output)) or "" for r in results if r.ok]
+    if config.run.resume and (film := manifest.completed_film(parts=parts)) is not None:
+        return film
+    audio = {}  # tracks finished by an earlier invocation lost their mastered WAV: remake it
+    for plan, r in zip(plans, results, strict=True):
+        if r.ok:
+            audio[r.id] = (
+                Path(r.audio) if Path(r.audio).is_file() else remaster(config, plan, run_dir)
+            )
+    film = album_film(results, run_dir, config=config, audio=audio)
+    if film is not None and all(parts):
+        manifest.complete_film(film, parts=parts)
+    return film
+
+
+def album_film(results, run_dir: Path, *, config, audio: dict[str, Path]) -> Path | None:
+    """``album.mp4`` from the tracks that rendered and their mastered WAVs ``audio`` (by id),
+    see :mod:`renderer.album_film`."""
+    from renderer.album_film import FilmPart, build_album_film
+    from renderer.encode_profiles import get_profile
+
+    parts = [
+        FilmPart(Path(r.output), audio[r.id], r.duration, r.title or r.id) for r in results if r.ok
+    ]
+    container = get_profile(config.encode.profile).container
+    return build_album_film(
+        parts,
+        run_dir / f"album.{container}",
+        work_dir=run_dir / "audio",
+        profile=config.encode.profile,
+        sample_rate=config.audio.sample_rate,
+        ffmpeg_path=str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None,
+    )
+
+
+def run_album(args, *, with_film: bool = True) -> int:
+    """The body of both CLIs (``args`` from :func:`renderer.config.cli.add_cli_arguments` plus
+    ``--config``): returns the process exit code."""
+    from renderer.config.cli import overrides_from_args
+    from renderer.config.loading import load_config
+    from renderer.config.tracklist import load_tracklist, resolve_track, select_tracks
+    from renderer.console import make_console
+    from renderer.decoder import open_decoder
+    from renderer.files import remove_partials, write_text_atomic
+    from renderer.summary import print_plan, versions
+
+    console = make_console()
+    try:
+        config = load_config(args.config, overrides=overrides_from_args(args))
+        tracks = load_tracklist(
+            config.path(config.album.tracklist), album_root=config.path(config.album.root)
+        )
+        plans = [resolve_track(config, t) for t in select_tracks(config, tracks)]
+    except NoiseToSignalError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        return 2
+    run_dir = config.run_dir()
+    if config.run.dry_run:
+        print_plan(console, config=config, plans=plans, run_dir=run_dir)
+        return 0
+    start = time.perf_counter()
+    try:  # model and FFmpeg first: a run that cannot start leaves no folder behind
+        decoder = open_decoder(config.path(config.model.dir), backend=config.model.backend,
+                               provider=config.decoder.execution_provider,
+                               batch_size=config.decoder.batch_size, threads=config.decoder.threads)  # fmt: skip
+        ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
+        run_versions = versions(ffmpeg_path=ffmpeg_path)
+    except NoiseToSignalError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        return 2
+    try:
+        write_text_atomic(run_dir / "config.resolved.json", json.dumps(config.to_dict(), indent=1))
+    except NoiseToSignalError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        return 1
+    try:
+        return _render_run(console, config, plans, decoder=decoder, run_dir=run_dir,
+                           versions=run_versions, start=start, with_film=with_film)  # fmt: skip
+    finally:
+        remove_partials(run_dir)  # a write cut short (disk full, crash) leaves no litter
+
+
+def _render_run(console, config, plans, *, decoder, run_dir: Path, versions: dict, start: float,
+                with_film: bool) -> int:  # fmt: skip
+    """Render the planned tracks and the film, write meta.json and print the summary."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,  # fmt: skip
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from renderer.chunks import RunManifest
+    from renderer.files import describe_write_failure
+    from renderer.summary import print_summary, write_meta
+
+    console.print(
+        f"model {decoder.meta.model_dir} on [bold]{decoder.provider}[/bold]; run dir {run_dir}"
+    )
+    manifest = RunManifest(run_dir)
+    cache_root = config.path("cache")
+    results = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[fps]:>5.1f} fps"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("album", total=None, fps=0.0)
+        t0 = time.perf_counter()
+        done_frames = [0]
+
+        def on_frames(n: int) -> None:
+            done_frames[0] += n
+            elapsed = time.perf_counter() - t0
+            progress.update(task, advance=n, fps=done_frames[0] / max(elapsed, 1e-9))
+
+        def on_start(track_id: str, n: int) -> None:
+            progress.update(task, description=track_id, total=(progress.tasks[0].total or 0) + n)
+
+        for plan in plans:
+            result = render_track(config, plan, decoder=decoder, run_dir=run_dir, manifest=manifest,
+                                  cache_root=cache_root, on_frames=on_frames, on_start=on_start)  # fmt: skip
+            if not result.ok:
+                progress.console.print(f"[red]track {plan.id} failed:[/red] {result.error}")
+            results.append(result)
+    album, film_ok = None, True
+    if with_film and len(plans) > 1:
+        try:
+            album = _film(results, plans, run_dir, config=config, manifest=manifest)
+        except (NoiseToSignalError, ValueError) as exc:
+            film_ok = False
+            console.print(f"[red]album film failed:[/red] {exc}")
+        except (OSError, RuntimeError) as exc:  # e.g. libsndfile on a full disk
+            film_ok = False
+            film = run_dir / "album.mp4"
+            console.print(f"[red]album film failed:[/red] {describe_write_failure(film, exc)}")
+    seconds = time.perf_counter() - start
+    try:
+        write_meta(run_dir, config=config, plans=plans, results=results, decoder=decoder,
+                   versions=versions, seconds=seconds, album=album)  # fmt: skip
+    except NoiseToSignalError as exc:
+        film_ok = False
+        console.print(f"[red]error[/red] {exc}")
+    ok = film_ok and all(r.ok for r in results)
+    if ok and not (config.render.keep_frames or config.render.debug_frames):
+        for folder in ("segments", "audio"):  # intermediates, only ever inside the run dir
+            shutil.rmtree(run_dir / folder, ignore_errors=True)
+    print_summary(
+        console, results, run_dir=run_dir, album=album, seconds=seconds, provider=decoder.provider
+    )
+    return 0 if ok else 1

@@ -1,0 +1,235 @@
+"""One track: audio → features/analysis → latents → frames → segments → ``<id>.mp4``.
+
+Finished chunks are recorded in the run manifest and skipped on ``--resume`` after their segment
+hash is verified; a finished track is recorded with the hashes of its files and reused whole.
+The stage returns a :class:`~renderer.run.records.TrackResult`; it never raises for a bad track
+(the error is in the result) so one broken track does not stop the album.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+
+from renderer.chunks import Chunk, RunManifest, combine_hashes, plan_chunks
+from renderer.errors import NoiseToSignalError, RenderError
+from renderer.model_meta import sha256_file
+from renderer.run.frames import TrackRenderer, write_debug_frame
+from renderer.run.prepare import prepare_track
+from renderer.run.records import PreparedTrack, TrackResult
+
+
+def render_track(
+    config,
+    plan,
+    *,
+    decoder,
+    run_dir: Path,
+    manifest: RunManifest,
+    cache_root: Path = Path("cache"),
+    on_frames: Callable[[int], None] = lambda n: None,
+    on_start: Callable[[str, int], None] = lambda track_id, n: None,
+) -> TrackResult:
+    """Render one track into ``run_dir``; errors are caught and returned in the result, and
+    problems with the input that did not stop it (:class:`AudioWarning`) are listed in it."""
+    from renderer.audio_features import AudioWarning
+
+    start = time.perf_counter()
+    failed = TrackResult(id=plan.id, title=plan.track.title)
+    try:
+        key = _completion_key(plan, decoder)
+        if config.run.resume and (done := _reuse_finished(manifest, plan, key)) is not None:
+            on_start(plan.id, done.frames)
+            on_frames(done.frames)
+            return replace(done, seconds=time.perf_counter() - start)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", AudioWarning)
+            prepared = prepare_track(config, plan, run_dir=run_dir, cache_root=cache_root)
+        for w in caught:  # anything but ours goes on to the usual handlers
+            if not issubclass(w.category, AudioWarning):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        notes = [str(w.message) for w in caught if issubclass(w.category, AudioWarning)]
+        failed = replace(failed, warnings=notes)
+        result = _render(config, prepared, decoder=decoder, run_dir=run_dir, manifest=manifest,
+                         on_frames=on_frames, on_start=on_start)  # fmt: skip
+        result = replace(result, warnings=notes, seconds=time.perf_counter() - start)
+        manifest.complete(plan.id, key=key, result=asdict(result), files=_result_files(result))
+        return result
+    except NoiseToSignalError as exc:
+        error = str(exc)
+    except OSError as exc:
+        from renderer.files import describe_write_failure
+
+        error = describe_write_failure(Path(exc.filename or plan.track.src), exc)
+    except ValueError as exc:
+        error = f"{plan.track.src}: {type(exc).__name__}: {exc}"
+    return replace(failed, error=error, seconds=time.perf_counter() - start)
+
+
+def _render(config, prepared: PreparedTrack, *, decoder, run_dir: Path, manifest: RunManifest,
+            on_frames: Callable[[int], None], on_start: Callable[[str, int], None]
+            ) -> TrackResult:  # fmt: skip
+    """Chunks (rendered or reused) → previews → muxed file → probe, webm, reactivity."""
+    from renderer.frame_writer import concat_and_mux, probe_media
+    from renderer.mux import track_metadata
+    from renderer.previews import PreviewCollector
+
+    plan, fps, n, a = prepared.plan, config.frame_rate, prepared.n_frames, prepared.analysis
+    renderer = TrackRenderer(config, prepared, decoder=decoder, run_dir=run_dir)
+    chunks = plan_chunks(n, fps=fps, chunk_seconds=config.render.chunk_seconds)
+    manifest.track(plan.id, n_frames=n)
+    loud = max(a.sections, key=lambda s: s.end - s.start, default=None)
+    previews = PreviewCollector.for_track(
+        run_dir / "previews", plan.id, fps=fps, n_frames=n,
+        sections=[(s.start, s.label) for s in a.sections] or [(0.0, "start")],
+        highlight=(loud.start + 2.0) if loud else 0.0,
+    )  # fmt: skip
+    on_start(plan.id, n)
+    debug_dir = run_dir / "frames" / plan.id if config.render.debug_frames else None
+    segments, chunk_hashes, rendered, skipped = [], [], 0, 0
+    for chunk in chunks:
+        segment = run_dir / "segments" / plan.id / f"{chunk.index:04d}.{segment_ext(config)}"
+        segments.append(segment)
+        done = manifest.finished(plan.id, chunk) if config.run.resume else None
+        if done is not None:
+            skipped += 1
+            chunk_hashes.append(done["chunk_hash"])
+            if config.render.previews:  # the previews' frames from the finished segment
+                _offer_from_segment(previews, segment, chunk, config)
+            on_frames(chunk.frames)
+            continue
+        t0 = time.perf_counter()
+
+        def on_frame(frame, index: int) -> None:
+            previews.offer(frame, index)
+            if debug_dir is not None:
+                write_debug_frame(debug_dir, frame, index)
+
+        hashes = renderer.render_chunk(chunk, segment, on_frames=on_frames, on_frame=on_frame)
+        if len(hashes) != chunk.frames:
+            raise RenderError(
+                f"{plan.id}: chunk {chunk.index} wrote {len(hashes)} of {chunk.frames} frames"
+            )
+        chunk_hash = combine_hashes(hashes)
+        manifest.record(plan.id, chunk, segment=str(segment.relative_to(run_dir)),
+                        segment_sha256=sha256_file(segment), frame_hashes=hashes,
+                        chunk_hash=chunk_hash, seconds=round(time.perf_counter() - t0, 3))  # fmt: skip
+        chunk_hashes.append(chunk_hash)
+        rendered += 1
+    written = (
+        previews.write(run_dir / "thumbnails") if config.render.previews and previews.kept else {}
+    )
+    out = run_dir / f"{plan.id}.{container(config)}"
+    ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
+    concat_and_mux(segments, prepared.audio.path, out, profile=config.encode.profile,
+                   ffmpeg_path=ffmpeg_path, duration=n / fps, title=plan.track.title or plan.id,
+                   metadata=track_metadata(plan.track))  # fmt: skip
+    probe = probe_media(out, ffmpeg_path=ffmpeg_path)
+    if probe["frames"] != n:
+        raise RenderError(f"{out}: has {probe['frames']} video frames, expected {n}")
+    webm = None
+    if config.encode.webm and config.encode.profile != "webm":
+        webm = str(transcode_webm(out, fps=fps, size=tuple(config.resolution),
+                                  ffmpeg_path=ffmpeg_path))  # fmt: skip
+    audio = prepared.audio
+    return TrackResult(
+        id=plan.id, title=plan.track.title, ok=True, output=str(out), webm=webm,
+        audio=str(audio.path), frames=n, duration=n / fps,
+        chunks_rendered=rendered, chunks_skipped=skipped,
+        sync_error_ms=round(1000 * abs(probe["video_duration"] - probe["audio_duration"]), 2),
+        reactivity=_reactivity(out, prepared, ffmpeg_path=ffmpeg_path),
+        previews=written,
+        loudness={"input_lufs": audio.loudness_in, "gain_db": audio.gain_db,
+                  "peak_db": audio.peak_db, "target_lufs": config.audio.normalization},
+        analysis={"tempo": a.tempo, "tempo_confidence": a.tempo_confidence, "key": a.key,
+                  "key_confidence": a.key_confidence, "beats": len(a.beats),
+                  "sections": [(s.start, s.label) for s in a.sections]},
+        chunk_hashes=chunk_hashes,
+    )  # fmt: skip
+
+
+def _completion_key(plan, decoder) -> dict:
+    """What a finished track was made from beyond the run's config (which names the run folder):
+    the source audio's bytes and the model's artefacts."""
+    from renderer.audio_features import file_sha256
+
+    model = {kind: a.get("sha256") for kind, a in sorted(decoder.meta.artefacts.items())}
+    return {"src_sha256": file_sha256(plan.track.src), "model": model}
+
+
+def _result_files(result: TrackResult) -> list[Path]:
+    """The files a finished track's result points to (outputs and previews)."""
+    paths = [result.output, result.webm]
+    for value in result.previews.values():
+        paths += value if isinstance(value, list) else [value]
+    return [Path(p) for p in paths if isinstance(p, str) and Path(p).is_file()]
+
+
+def _reuse_finished(manifest: RunManifest, plan, key: dict) -> TrackResult | None:
+    """The recorded result of a track this run already finished, if its files are intact."""
+    row = manifest.completed(plan.id, key=key)
+    if row is None:
+        return None
+    known = {f.name for f in fields(TrackResult)}
+    result = TrackResult(**{k: v for k, v in row.items() if k in known})
+    return replace(result, chunks_skipped=result.chunks_skipped + result.chunks_rendered,
+                   chunks_rendered=0)  # fmt: skip
+
+
+def _offer_from_segment(previews, segment: Path, chunk: Chunk, config) -> None:
+    from renderer.media import read_frames
+
+    wanted = previews.wanted(chunk.start, chunk.stop)
+    if not wanted:
+        return
+    ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
+    local = read_frames(segment, [i - chunk.start for i in wanted],
+                        size=tuple(config.resolution), ffmpeg_path=ffmpeg_path)  # fmt: skip
+    for offset, frame in sorted(local.items()):
+        previews.offer(frame, chunk.start + offset)
+
+
+def _reactivity(video: Path, prepared: PreparedTrack, *, ffmpeg_path: str | None) -> dict:
+    from renderer.metrics import measure_reactivity
+
+    return measure_reactivity(
+        video, frames=prepared.frames, analysis=prepared.analysis, ffmpeg_path=ffmpeg_path
+    )
+
+
+def transcode_webm(
+    mp4: Path, *, fps: float, size: tuple[int, int], ffmpeg_path: str | None
+) -> Path:
+    """VP9 + Opus copy of a finished track (the ``webm`` profile's settings)."""
+    from renderer.encode_profiles import get_profile
+    from renderer.ffmpeg_bin import find_ffmpeg
+    from renderer.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
+
+    prof = get_profile("webm")
+    out = mp4.with_suffix(".webm")
+    partial = partial_path(out)
+    argv = [find_ffmpeg(ffmpeg_path), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+            *WHITELIST, "-i", str(mp4),
+            *prof.video_args(width=size[0], height=size[1], fps=fps, threads=4),
+            *prof.audio_args, str(partial)]  # fmt: skip
+    try:
+        run_ffmpeg(argv, what=f"{out}: webm transcode")
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
+
+
+def segment_ext(config) -> str:
+    from renderer.encode_profiles import get_profile
+
+    return get_profile(config.encode.profile).segment_ext
+
+
+def container(config) -> str:
+    from renderer.encode_profiles import get_profile
+
+    return get_profile(config.encode.profile).container
