@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from renderer.encode.ffmpeg_bin import find_ffmpeg
 from renderer.errors import FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
 
 SR = 48_000
 

@@ -52,7 +52,7 @@ def synthesise(seconds: float, sr: int = 44100) -> np.ndarray:
 
 
 def make_input(seconds: float, out: Path) -> Path:
-    from renderer.audio_features import load_audio
+    from renderer.audio.features import load_audio
 
     tracklist = ROOT / "album" / "tracklist.json"
     if tracklist.exists():
@@ -70,9 +70,9 @@ def make_input(seconds: float, out: Path) -> Path:
 
 
 def run_once(path: Path) -> dict:
-    import renderer.audio_features as af
+    import renderer.audio.features as af
     from renderer.analysis import analyze_track
-    from renderer.audio_features import extract_features
+    from renderer.audio.features import extract_features
 
     af._LAST_LOAD.clear()  # time the decode too, every repeat
     c0, t0 = time.process_time(), time.perf_counter()

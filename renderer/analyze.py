@@ -15,7 +15,7 @@ def analyze_to_dir(audio: Path, out_dir: Path, *, cache_root: Path = Path("cache
     """Analyse ``audio`` and write ``analysis.json``, ``timeline.png``, ``chords.png``, ``tempo.png``, ``report.html``."""
     from renderer.analysis import analyze_track
     from renderer.analysis.report import write_html, write_plots
-    from renderer.audio_features import extract_features
+    from renderer.audio.features import extract_features
 
     out_dir.mkdir(parents=True, exist_ok=True)
     features = extract_features(audio, cache_dir=cache_root / "features")

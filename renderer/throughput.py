@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from renderer.config.models import PostFXConfig
-from renderer.decoder import open_decoder, upscale
-from renderer.frame_writer import FrameWriter
-from renderer.model_meta import latent_grid, sha256_file
-from renderer.postfx import PostFX
+from renderer.decode.decoder import open_decoder, upscale
+from renderer.decode.model_meta import latent_grid, sha256_file
+from renderer.encode.frame_writer import FrameWriter
+from renderer.fx.postfx import PostFX
 
 CACHE = Path("cache/profile")
 
@@ -50,7 +50,7 @@ def random_model_dir(dest: Path) -> Path:
     import torch
     from safetensors.torch import save_file
 
-    from renderer.generator import build_generator
+    from renderer.decode.generator import build_generator
 
     dest.mkdir(parents=True, exist_ok=True)
     model = build_generator({}).eval()

@@ -33,7 +33,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     import torch
 
-    from renderer.generator import build_generator
+    from renderer.decode.generator import build_generator
     from training.export_onnx import export_artefacts
 
     threads = torch.get_num_threads()

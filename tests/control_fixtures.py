@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from renderer.analysis import Analysis, Segment
-from renderer.audio_features import FrameFeatures
-from renderer.model_meta import Anchor, ModelMeta
+from renderer.audio.features import FrameFeatures
+from renderer.decode.model_meta import Anchor, ModelMeta
 
 HUES = (0.0, 45.0, 120.0, 200.0, 260.0, 320.0)
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from renderer.album_film import FilmPart, build_album_film, video_only
-from renderer.frame_writer import FrameWriter, concat_and_mux
-from renderer.media import probe_media
+from renderer.encode.frame_writer import FrameWriter, concat_and_mux
+from renderer.encode.media import probe_media
+from renderer.run.film import FilmPart, build_album_film, video_only
 
 W, H, FPS, SR = 64, 36, 30, 48000
 

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 from audio_fixtures import SR, click_track, tone, write_wav
 
-from renderer.audio_features import (
+from renderer.audio.features import (
     Features,
     extract_features,
     load_audio,
@@ -17,8 +17,8 @@ from renderer.audio_features import (
     robust_normalise,
     to_video_frames,
 )
+from renderer.encode.ffmpeg_bin import find_ffmpeg
 from renderer.errors import AudioError
-from renderer.ffmpeg_bin import find_ffmpeg
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for renderer/audio_master.py: trim, loudness-normalise and write the muxing WAV."""
+"""Tests for renderer/audio/master.py: trim, loudness-normalise and write the muxing WAV."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from renderer.audio_master import PEAK_CEILING_DB, master_track
+from renderer.audio.master import PEAK_CEILING_DB, master_track
 
 SR_IN = 44100
 CEILING = 10 ** (PEAK_CEILING_DB / 20)

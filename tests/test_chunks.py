@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from renderer.chunks import Chunk, RunManifest, combine_hashes, frame_hash, plan_chunks
+from renderer.run.chunks import Chunk, RunManifest, combine_hashes, frame_hash, plan_chunks
 
 
 @given(n=st.integers(1, 5000), fps=st.sampled_from([24, 30, 60]), secs=st.floats(0.5, 20))
@@ -42,7 +42,7 @@ def _record(manifest: RunManifest, chunk: Chunk, payload: bytes) -> None:
     segment = manifest.run_dir / "segments" / "t" / f"{chunk.index:04d}.mp4"
     segment.parent.mkdir(parents=True, exist_ok=True)
     segment.write_bytes(payload)
-    from renderer.model_meta import sha256_file
+    from renderer.decode.model_meta import sha256_file
 
     manifest.record("t", chunk, segment=str(segment.relative_to(manifest.run_dir)),
                     segment_sha256=sha256_file(segment), frame_hashes=["x"], chunk_hash="h")  # fmt: skip

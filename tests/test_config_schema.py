@@ -325,7 +325,7 @@ def test_postfx_settings_are_one_frozen_model():
     """One definition: render.yaml's postfx block is what PostFX takes, validated and frozen."""
     from pydantic import ValidationError
 
-    from renderer.postfx import PostFX
+    from renderer.fx.postfx import PostFX
 
     fx = PostFX(RenderConfig().postfx, size=(32, 18), seed=0, track_id="t")
     assert fx.settings is RenderConfig().postfx or fx.settings == PostFXConfig()

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from control_fixtures import make_analysis, make_frames, make_meta
 
-from renderer import motion
 from renderer.config.models import ControllerSettings
-from renderer.controller import (
+from renderer.control import motion
+from renderer.control.controller import (
     LatentController,
     cut_signal,
     pulse_direction,

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from renderer import decoder as decoder_mod
-from renderer.decoder import Decoder, open_decoder, upscale
-from renderer.decoders import is_out_of_memory, onnx_backend, to_uint8
+from renderer.decode import decoder as decoder_mod
+from renderer.decode.backends import is_out_of_memory, onnx_backend, to_uint8
+from renderer.decode.decoder import Decoder, open_decoder, upscale
+from renderer.decode.model_meta import load_model_meta, sha256_file
 from renderer.errors import ModelError, RenderError
-from renderer.model_meta import load_model_meta, sha256_file
 
 GRID = (4, 6)  # latent (h, w): small, non-square
 
@@ -97,7 +97,7 @@ def test_auto_provider_falls_back_quietly_when_cuda_fails(
         return real_session(path, [onnx_backend.CPU], options, quiet=quiet)  # ORT's silent fallback
 
     monkeypatch.setattr(onnx_backend, "_session", cuda_fails)
-    with caplog.at_level(logging.INFO, logger="renderer.decoders.onnx_backend"):
+    with caplog.at_level(logging.INFO, logger="renderer.decode.backends.onnx_backend"):
         dec = open_decoder(tiny_model_dir, provider="auto")
     assert dec.provider == "CPUExecutionProvider"
     assert "CUDA unusable" in caplog.text

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from renderer.encode_profiles import get_profile, gop_size
-from renderer.frame_writer import FrameWriter
-from renderer.media import probe_media
+from renderer.encode.frame_writer import FrameWriter
+from renderer.encode.media import probe_media
+from renderer.encode.profiles import get_profile, gop_size
 
 W, H, FPS = 64, 36, 30
 CUT_EVERY = 7  # a hard cut every 7 frames: x264's scene-cut detection keys each one

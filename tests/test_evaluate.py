@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from renderer.generator import GeneratorConfig, build_generator
+from renderer.decode.generator import GeneratorConfig, build_generator
 from training.evaluate import main, swd_table
 
 TINY = {"channels": [16, 8, 8, 8, 8], "groups": 4}

@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from renderer.decode.generator import build_generator
+from renderer.decode.model_meta import load_model_meta, verify_artefact
 from renderer.errors import ModelError
-from renderer.generator import build_generator
-from renderer.model_meta import load_model_meta, verify_artefact
 from training.export_onnx import PARITY_ATOL, choose_anchors, image_stats, main, tags_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from renderer import ffmpeg_bin
+from renderer.encode import ffmpeg_bin
 from renderer.errors import FFmpegError
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderer import ffmpeg_proc
+from renderer.encode import ffmpeg_proc
+from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.encode.ffmpeg_proc import describe_exit, run_ffmpeg
+from renderer.encode.frame_writer import FrameWriter
+from renderer.encode.media import probe_media
 from renderer.errors import FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.ffmpeg_proc import describe_exit, run_ffmpeg
-from renderer.frame_writer import FrameWriter
-from renderer.media import probe_media
 
 ROOT = Path(__file__).resolve().parents[1]
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc, prctl")
@@ -75,16 +75,16 @@ def _seconds_until_gone(pid: int, *, limit: float) -> float:
 
 PARENT_RUN = """
 import sys
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.ffmpeg_proc import run_ffmpeg
+from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.encode.ffmpeg_proc import run_ffmpeg
 if sys.argv[1] == "off":
-    import renderer.ffmpeg_proc as p; p._PRCTL = None  # the control: no death signal
+    import renderer.encode.ffmpeg_proc as p; p._PRCTL = None  # the control: no death signal
 run_ffmpeg([find_ffmpeg(), *sys.argv[2:]], what="forever")
 """
 
 PARENT_DECODE = """
 import sys
-from renderer.media import decode_video
+from renderer.encode.media import decode_video
 decode_video(sys.argv[2], vf="format=rgb24", size=(8, 8), channels=3)  # blocks on the FIFO
 """
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderer import encode_profiles as ep
-from renderer.errors import ConfigError, FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.frame_writer import (
+from renderer.encode import profiles as ep
+from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.encode.frame_writer import (
     Chapter,
     FrameWriter,
     concat_and_mux,
@@ -22,7 +21,8 @@ from renderer.frame_writer import (
     run_ffmpeg,
     write_ffmetadata,
 )
-from renderer.media import probe_media
+from renderer.encode.media import probe_media
+from renderer.errors import ConfigError, FFmpegError
 
 W, H, FPS = 64, 36, 30
 

@@ -1,4 +1,4 @@
-"""Tests for renderer/grading.py: tone curves and .cube 3D LUTs."""
+"""Tests for renderer/fx/grading.py: tone curves and .cube 3D LUTs."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from renderer import grading
 from renderer.errors import ConfigError
+from renderer.fx import grading
 
 CURVES = ["none", "filmlog", "aces", "contrast"]
 
@@ -205,7 +205,7 @@ def test_cube_delta_table_offsets_at_bin_centres(tmp_path):
     last = 32767
     np.testing.assert_array_equal(sub[last], [low, low, low])
     np.testing.assert_array_equal(add[last], [0, 0, 0])
-    # index = r << 10 | g << 5 | b (the order renderer.postfx bins pixels in)
+    # index = r << 10 | g << 5 | b (the order renderer.fx.postfx bins pixels in)
     red_only = 31 << 10
     np.testing.assert_array_equal(add[red_only], [0, low, low])
     np.testing.assert_array_equal(sub[red_only], [low, 0, 0])

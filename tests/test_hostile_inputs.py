@@ -55,7 +55,7 @@ def test_tempo_stays_in_its_documented_range_on_tones():
 def _mp3(path: Path, seconds: float) -> bytes:
     import subprocess
 
-    from renderer.ffmpeg_bin import find_ffmpeg
+    from renderer.encode.ffmpeg_bin import find_ffmpeg
 
     subprocess.run([find_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     f"sine=f=440:d={seconds}", "-ac", "2", "-b:a", "128k", str(path)],
@@ -150,7 +150,7 @@ def test_hostile_configs_fail_fast_with_a_short_message(album_config, capsys, co
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_corrupt_model_with_a_matching_hash_is_a_clear_error(album_config, capsys, backend):
     """Tampered bytes *and* a re-hashed meta.json: the load itself fails, with exit 2."""
-    from renderer.model_meta import sha256_file
+    from renderer.decode.model_meta import sha256_file
 
     models = album_config.parent / "models"
     name = {"torch": "generator.safetensors", "onnx": "generator.fp32.onnx"}[backend]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.encode.media import probe_media
 from renderer.errors import FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.media import probe_media
 
 
 def lavfi(path: Path, *args: str) -> Path:

@@ -10,9 +10,14 @@ import numpy as np
 import pytest
 from control_fixtures import make_analysis, make_frames
 
+from renderer.encode.ffmpeg_bin import find_ffmpeg
 from renderer.errors import FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.metrics import accents, frame_changes, measure_reactivity, reactivity_from_changes
+from renderer.run.reactivity import (
+    accents,
+    frame_changes,
+    measure_reactivity,
+    reactivity_from_changes,
+)
 
 FPS = 30
 
@@ -131,10 +136,10 @@ def test_controller_through_tiny_generator_makes_a_reactive_video(tiny_model_dir
     """Controller → real ONNX generator → the preset's postfx → FFmpeg → metric: the picture
     follows beats, onsets and sections."""
     from renderer.config.models import ControllerSettings, PostFXConfig, deep_merge
-    from renderer.controller import LatentController
-    from renderer.decoder import open_decoder
-    from renderer.model_meta import load_model_meta
-    from renderer.postfx import PostFX
+    from renderer.control.controller import LatentController
+    from renderer.decode.decoder import open_decoder
+    from renderer.decode.model_meta import load_model_meta
+    from renderer.fx.postfx import PostFX
     from renderer.presets import load_preset
 
     meta = load_model_meta(tiny_model_dir)

@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from renderer.errors import ModelError
-from renderer.model_meta import (
+from renderer.decode.model_meta import (
     META_FORMAT,
     latent_grid,
     load_model_meta,
     sha256_file,
     verify_artefact,
 )
+from renderer.errors import ModelError
 
 
 def _write_meta(tmp_path, **changes):

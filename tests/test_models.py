@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from renderer.generator import Generator, GeneratorConfig, build_generator, sample_latents
+from renderer.decode.generator import Generator, GeneratorConfig, build_generator, sample_latents
 from training.models import Discriminator, DiscriminatorConfig
 
 TINY = {"channels": [16, 8, 8, 8, 8], "groups": 4}
@@ -147,7 +147,7 @@ def test_default_state_dict_is_the_original() -> None:
 
 def test_bilinear_upsampling_has_no_blocks() -> None:
     """Nearest ×2 repeats pixels (2-px blocks: the checkerboard); bilinear interpolates."""
-    from renderer.generator import Upsample2x
+    from renderer.decode.generator import Upsample2x
 
     ramp = torch.arange(8.0).reshape(1, 1, 1, 8).expand(1, 1, 8, 8)
     nearest, bilinear = Upsample2x("nearest")(ramp), Upsample2x("bilinear")(ramp)

@@ -1,11 +1,11 @@
-"""Tests for renderer/motion.py: the controller's whole-timeline array helpers."""
+"""Tests for renderer/control/motion.py: the controller's whole-timeline array helpers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from renderer import motion
+from renderer.control import motion
 
 # ----------------------------------------------------------------------------------- name_seed
 

@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 
 from renderer.config.tracklist import TrackSpec
-from renderer.frame_writer import FrameWriter, concat_and_mux
-from renderer.media import probe_media
-from renderer.mux import metadata_args, track_metadata
+from renderer.encode.frame_writer import FrameWriter, concat_and_mux
+from renderer.encode.media import probe_media
+from renderer.encode.mux import metadata_args, track_metadata
 
 W, H, FPS, SR = 64, 36, 30, 48000
 
@@ -69,7 +69,7 @@ def test_tags_land_in_the_file(tmp_path, inputs, profile, ext):
 
 
 def test_webm_transcode_keeps_the_tags(tmp_path, inputs):
-    from renderer.render_track import transcode_webm
+    from renderer.run.track import transcode_webm
 
     mp4 = tmp_path / "t01.mp4"
     concat_and_mux(inputs["youtube"], inputs["wav"], mp4, duration=0.5,

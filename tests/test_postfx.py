@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from renderer import grading
 from renderer.config.models import PostFXConfig
 from renderer.errors import ConfigError
-from renderer.postfx import (
+from renderer.fx import grading
+from renderer.fx.postfx import (
     EFFECTS,
     ORDER,
     RESIDUAL,

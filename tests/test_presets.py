@@ -8,9 +8,9 @@ from control_fixtures import make_meta
 
 import renderer.presets as presets
 from renderer.config.models import ControllerSettings, PostFXConfig, deep_merge
+from renderer.control.motion import anchor_scores, softmax
 from renderer.errors import ConfigError
-from renderer.grading import resolve_lut
-from renderer.motion import anchor_scores, softmax
+from renderer.fx.grading import resolve_lut
 from renderer.presets import Preset, check_preset_name, list_presets, load_preset
 
 

@@ -1,4 +1,4 @@
-"""Tests for renderer/previews.py: keyframes, GIF and thumbnail collected while frames stream by."""
+"""Tests for renderer/run/previews.py: keyframes, GIF and thumbnail collected while frames stream by."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer import previews
-from renderer.previews import PreviewCollector, striking_score
+from renderer.run import previews
+from renderer.run.previews import PreviewCollector, striking_score
 
 FPS = 24
 N = 240  # 10 s

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from render_fixtures import FPS, SIZE, make_album, read_meta
 
-from renderer.media import probe_media
+from renderer.encode.media import probe_media
 from renderer.render_album import main as album_main
 
 
@@ -50,7 +50,7 @@ def test_album_render_outputs(album_config, capsys):
     assert abs(album["audio_duration"] - 6.0) < 0.03
     # content, not just files: the film starts with t0's pictures and switches to t1's at 3 s;
     # the two tracks look different and the picture moves
-    from renderer.media import read_frames
+    from renderer.encode.media import read_frames
 
     t0 = read_frames(Path(meta["tracks"][0]["output"]), [0, 40], size=SIZE)
     t1 = read_frames(Path(meta["tracks"][1]["output"]), [0], size=SIZE)
@@ -115,7 +115,7 @@ def test_missing_ffmpeg_is_reported(album_config, capsys):
 
 
 def test_crashing_ffmpeg_fails_the_tracks_cleanly(album_config, tmp_path):
-    from renderer.ffmpeg_bin import find_ffmpeg
+    from renderer.encode.ffmpeg_bin import find_ffmpeg
 
     real = find_ffmpeg()
     fake = tmp_path / "ffmpeg"

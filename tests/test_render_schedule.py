@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from renderer.album_film import FilmPart, build_album_film, join_audio
+from renderer.run.film import FilmPart, build_album_film, join_audio
 from renderer.run.frames import threaded as _threaded
 
 
@@ -103,7 +103,7 @@ def test_nothing_to_join_gives_no_film(tmp_path):
 def test_master_track_normalises_and_trims(tmp_path):
     import pyloudnorm
 
-    from renderer.audio_master import master_track
+    from renderer.audio.master import master_track
 
     t = np.arange(3 * 44100) / 44100
     sf.write(str(tmp_path / "mono.wav"), 0.05 * np.sin(2 * np.pi * 220 * t), 44100)
@@ -116,7 +116,7 @@ def test_master_track_normalises_and_trims(tmp_path):
 
 
 def test_master_track_caps_gain_at_the_peak_ceiling_and_keeps_silence(tmp_path):
-    from renderer.audio_master import master_track
+    from renderer.audio.master import master_track
 
     y = np.zeros((48000, 3), np.float32)
     y[1000, :] = 0.9  # one loud click in a quiet 3-channel file: gain limited by the peak

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from render_fixtures import FPS, make_album, read_meta
 
-from renderer.media import probe_media
+from renderer.encode.media import probe_media
 from renderer.render_track import main as track_main
 
 SECONDS = 4.0

@@ -1,4 +1,4 @@
-"""Tests for renderer/summary.py: versions, header durations and the summary/plan tables."""
+"""Tests for renderer/run/summary.py: versions, header durations and the summary/plan tables."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import pytest
 import soundfile as sf
 from rich.console import Console
 
-from renderer import summary
 from renderer.config.models import RenderConfig
 from renderer.config.tracklist import load_tracklist, resolve_track
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.render_track import TrackResult
+from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.run import summary
+from renderer.run.records import TrackResult
 
 
 def _console() -> tuple[Console, io.StringIO]:

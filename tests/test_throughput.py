@@ -68,7 +68,7 @@ def test_pipeline_propagates_stage_errors():
 
 @pytest.mark.slow
 def test_random_model_dir_is_a_loadable_model(tmp_path):
-    from renderer.decoder import open_decoder
+    from renderer.decode.decoder import open_decoder
 
     model_dir = throughput.random_model_dir(tmp_path / "random-model")
     assert throughput.random_model_dir(model_dir) == model_dir  # reused, not re-exported

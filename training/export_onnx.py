@@ -4,7 +4,7 @@
 
 Writes ``generator.fp32.onnx`` (opset 18, dynamic batch/height/width; checked with the ONNX checker
 and for parity with PyTorch), ``generator.safetensors`` (EMA weights, never a pickle),
-``meta.json`` (see ``renderer/model_meta.py``: latent shape, normalisation, artefact hashes,
+``meta.json`` (see ``renderer/decode/model_meta.py``: latent shape, normalisation, artefact hashes,
 anchor latents chosen to cover the model's range of colour and texture with their statistics,
 PCA axes in latent-channel space, training config, dataset manifest hash) and ``samples.png``.
 ``--checkpoint`` is loaded with ``weights_only=True`` (``train_gan.load_checkpoint``): a crafted
@@ -25,9 +25,9 @@ import torch
 if __package__ in (None, ""):  # `python training/export_onnx.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from renderer.generator import Generator, sample_latents
-from renderer.model_meta import META_FORMAT, sha256_file
-from renderer.motion import fit_grid
+from renderer.control.motion import fit_grid
+from renderer.decode.generator import Generator, sample_latents
+from renderer.decode.model_meta import META_FORMAT, sha256_file
 
 PARITY_ATOL = 1e-4  # max |ONNX − torch| on tanh outputs in [-1, 1] (fp32; observed ~1e-6)
 STAT_NAMES = ("luma", "saturation", "warmth", "hue_deg", "contrast", "texture", "colourfulness")

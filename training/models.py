@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from renderer.generator import Generator, GeneratorConfig, build_generator, sample_latents
+from renderer.decode.generator import Generator, GeneratorConfig, build_generator, sample_latents
 
 __all__ = [
     "Discriminator",

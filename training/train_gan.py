@@ -11,7 +11,7 @@ EMA generator and logs SWD (Laplacian-pyramid patches) against a held-out real b
 Options beyond cpu.yaml's recipe (all off by default, so cpu.yaml trains exactly as before):
 ``diffaug`` (DiffAugment of every D input, ``training/diffaug.py``), ``channels_last`` (NHWC
 tensors; with ``precision: bf16-mixed`` about 2× faster on an AMX CPU) and the generator's
-``upsample`` / ``stem_blocks`` (``renderer/generator.py``); ``training/configs/cpu2.yaml`` uses
+``upsample`` / ``stem_blocks`` (``renderer/decode/generator.py``); ``training/configs/cpu2.yaml`` uses
 them. :func:`load_ema_generator` (used by ``evaluate.py`` and ``export_onnx.py``) loads checkpoints
 with ``torch.load(weights_only=True)``: a crafted pickle is refused, never executed.
 """

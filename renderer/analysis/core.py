@@ -12,7 +12,7 @@ from renderer.analysis import beats as beats_mod
 from renderer.analysis.chords import recognise_chords
 from renderer.analysis.key import estimate_key
 from renderer.analysis.structure import segment
-from renderer.audio_features import file_sha256, load_audio, loudness_gate
+from renderer.audio.features import file_sha256, load_audio, loudness_gate
 from renderer.errors import AudioError
 
 ANALYSIS_VERSION = 10

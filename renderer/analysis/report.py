@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from renderer.analysis.core import Analysis
-from renderer.audio_features import Features
+from renderer.audio.features import Features
 
 _SECTION_COLOURS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3"]
 _PITCHES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]

@@ -1,6 +1,6 @@
 """The ``render.yaml`` schema (spec §7.3) as pydantic v2 models: one model per config section,
 used both to validate files and by the stage that reads the section (``PostFXConfig`` is what
-:class:`renderer.postfx.PostFX` takes). A leaf: it imports nothing from the project.
+:class:`renderer.fx.postfx.PostFX` takes). A leaf: it imports nothing from the project.
 
 Every model forbids unknown keys. Precedence, lowest first (ARCHITECTURE §9, STYLE 2)::
 
@@ -69,7 +69,7 @@ class AnchorPreference(Strict):
 
 
 class Motion(Strict):
-    """How features map to motion (see renderer/controller.py for the formulas)."""
+    """How features map to motion (see renderer/control/controller.py for the formulas)."""
 
     pulse_strength: float = Field(0.35, ge=0.0, le=1.5)  # latent push at pulse = 1 (× norm)
     pulse_decay: float = Field(0.35, ge=0.02, le=4.0)  # pulse e-folding time in beats
@@ -100,7 +100,7 @@ class ControllerSettings(Strict):
 
 class PostFXConfig(Strict):
     """Per-track post-processing (the ``postfx`` block of ``render.yaml`` and presets); what
-    :class:`renderer.postfx.PostFX` takes. Frozen: one track's settings never change mid-render."""
+    :class:`renderer.fx.postfx.PostFX` takes. Frozen: one track's settings never change mid-render."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
 

@@ -40,9 +40,9 @@ def _film(results, plans, run_dir: Path, *, config, manifest) -> Path | None:
 
 def album_film(results, run_dir: Path, *, config, audio: dict[str, Path]) -> Path | None:
     """``album.mp4`` from the tracks that rendered and their mastered WAVs ``audio`` (by id),
-    see :mod:`renderer.album_film`."""
-    from renderer.album_film import FilmPart, build_album_film
-    from renderer.encode_profiles import get_profile
+    see :mod:`renderer.run.film`."""
+    from renderer.encode.profiles import get_profile
+    from renderer.run.film import FilmPart, build_album_film
 
     parts = [
         FilmPart(Path(r.output), audio[r.id], r.duration, r.title or r.id) for r in results if r.ok
@@ -65,9 +65,9 @@ def run_album(args, *, with_film: bool = True) -> int:
     from renderer.config.loading import load_config
     from renderer.config.tracklist import load_tracklist, resolve_track, select_tracks
     from renderer.console import make_console
-    from renderer.decoder import open_decoder
+    from renderer.decode.decoder import open_decoder
     from renderer.files import remove_partials, write_text_atomic
-    from renderer.summary import print_plan, versions
+    from renderer.run.summary import print_plan, versions
 
     console = make_console()
     try:
@@ -118,9 +118,9 @@ def _render_run(console, config, plans, *, decoder, run_dir: Path, versions: dic
         TimeRemainingColumn,
     )
 
-    from renderer.chunks import RunManifest
     from renderer.files import describe_write_failure
-    from renderer.summary import print_summary, write_meta
+    from renderer.run.chunks import RunManifest
+    from renderer.run.summary import print_summary, write_meta
 
     console.print(
         f"model {decoder.meta.model_dir} on [bold]{decoder.provider}[/bold]; run dir {run_dir}"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from renderer.chunks import Chunk, frame_hash
-from renderer.model_meta import latent_grid
+from renderer.decode.model_meta import latent_grid
+from renderer.run.chunks import Chunk, frame_hash
 from renderer.run.records import PreparedTrack
 
 
@@ -55,8 +55,8 @@ class TrackRenderer:
     """Renders the chunks of one prepared track with a shared decoder."""
 
     def __init__(self, config, prepared: PreparedTrack, *, decoder, run_dir: Path) -> None:
-        from renderer.controller import LatentController
-        from renderer.postfx import PostFX
+        from renderer.control.controller import LatentController
+        from renderer.fx.postfx import PostFX
 
         self.config, self.prepared, self.decoder, self.run_dir = config, prepared, decoder, run_dir
         plan = prepared.plan
@@ -92,7 +92,7 @@ class TrackRenderer:
         return {name: values[idx - idx.min()] for name, values in full.items()}
 
     def _decoded(self, first: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
-        from renderer.postfx import average_subframes
+        from renderer.fx.postfx import average_subframes
 
         for a in range(first, stop, self.batch):
             b = min(stop, a + self.batch)
@@ -102,7 +102,7 @@ class TrackRenderer:
     def render_chunk(self, chunk: Chunk, segment: Path, *, on_frames: Callable[[int], None],
                      on_frame: Callable[[np.ndarray, int], None] | None = None) -> list[str]:  # fmt: skip
         """Write ``chunk`` to ``segment``; returns the per-frame hashes of the written frames."""
-        from renderer.frame_writer import FrameWriter
+        from renderer.encode.frame_writer import FrameWriter
 
         cfg = self.config
         first = max(0, chunk.start - self.postfx.warmup_frames)

@@ -10,7 +10,7 @@ from renderer.run.records import PreparedTrack
 def prepare_track(config, plan, *, run_dir: Path, cache_root: Path) -> PreparedTrack:
     """Master the audio (trim + loudness) and analyse it. Raises AudioError for bad audio."""
     from renderer.analysis import analyze_track
-    from renderer.audio_features import extract_features, to_video_frames
+    from renderer.audio.features import extract_features, to_video_frames
 
     audio = _master(config, plan, run_dir)
     features = extract_features(audio.path, cache_dir=cache_root / "features")
@@ -29,7 +29,7 @@ def remaster(config, plan, run_dir: Path) -> Path:
 
 
 def _master(config, plan, run_dir: Path):
-    from renderer.audio_master import master_track
+    from renderer.audio.master import master_track
 
     return master_track(plan.track.src, run_dir / "audio" / f"{plan.id}.wav",
                         target_lufs=config.audio.normalization,

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from renderer.analysis.core import Analysis
-    from renderer.audio_features import FrameFeatures
-    from renderer.audio_master import MasteredAudio
+    from renderer.audio.features import FrameFeatures
+    from renderer.audio.master import MasteredAudio
     from renderer.config.tracklist import TrackPlan
 
 

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from renderer.chunks import Chunk, RunManifest, combine_hashes, plan_chunks
+from renderer.decode.model_meta import sha256_file
 from renderer.errors import NoiseToSignalError, RenderError
-from renderer.model_meta import sha256_file
+from renderer.run.chunks import Chunk, RunManifest, combine_hashes, plan_chunks
 from renderer.run.frames import TrackRenderer, write_debug_frame
 from renderer.run.prepare import prepare_track
 from renderer.run.records import PreparedTrack, TrackResult
@@ -35,7 +35,7 @@ def render_track(
 ) -> TrackResult:
     """Render one track into ``run_dir``; errors are caught and returned in the result, and
     problems with the input that did not stop it (:class:`AudioWarning`) are listed in it."""
-    from renderer.audio_features import AudioWarning
+    from renderer.audio.features import AudioWarning
 
     start = time.perf_counter()
     failed = TrackResult(id=plan.id, title=plan.track.title)
@@ -73,9 +73,9 @@ def _render(config, prepared: PreparedTrack, *, decoder, run_dir: Path, manifest
             on_frames: Callable[[int], None], on_start: Callable[[str, int], None]
             ) -> TrackResult:  # fmt: skip
     """Chunks (rendered or reused) → previews → muxed file → probe, webm, reactivity."""
-    from renderer.frame_writer import concat_and_mux, probe_media
-    from renderer.mux import track_metadata
-    from renderer.previews import PreviewCollector
+    from renderer.encode.frame_writer import concat_and_mux, probe_media
+    from renderer.encode.mux import track_metadata
+    from renderer.run.previews import PreviewCollector
 
     plan, fps, n, a = prepared.plan, config.frame_rate, prepared.n_frames, prepared.analysis
     renderer = TrackRenderer(config, prepared, decoder=decoder, run_dir=run_dir)
@@ -154,7 +154,7 @@ def _render(config, prepared: PreparedTrack, *, decoder, run_dir: Path, manifest
 def _completion_key(plan, decoder) -> dict:
     """What a finished track was made from beyond the run's config (which names the run folder):
     the source audio's bytes and the model's artefacts."""
-    from renderer.audio_features import file_sha256
+    from renderer.audio.features import file_sha256
 
     model = {kind: a.get("sha256") for kind, a in sorted(decoder.meta.artefacts.items())}
     return {"src_sha256": file_sha256(plan.track.src), "model": model}
@@ -180,7 +180,7 @@ def _reuse_finished(manifest: RunManifest, plan, key: dict) -> TrackResult | Non
 
 
 def _offer_from_segment(previews, segment: Path, chunk: Chunk, config) -> None:
-    from renderer.media import read_frames
+    from renderer.encode.media import read_frames
 
     wanted = previews.wanted(chunk.start, chunk.stop)
     if not wanted:
@@ -193,7 +193,7 @@ def _offer_from_segment(previews, segment: Path, chunk: Chunk, config) -> None:
 
 
 def _reactivity(video: Path, prepared: PreparedTrack, *, ffmpeg_path: str | None) -> dict:
-    from renderer.metrics import measure_reactivity
+    from renderer.run.reactivity import measure_reactivity
 
     return measure_reactivity(
         video, frames=prepared.frames, analysis=prepared.analysis, ffmpeg_path=ffmpeg_path
@@ -204,9 +204,9 @@ def transcode_webm(
     mp4: Path, *, fps: float, size: tuple[int, int], ffmpeg_path: str | None
 ) -> Path:
     """VP9 + Opus copy of a finished track (the ``webm`` profile's settings)."""
-    from renderer.encode_profiles import get_profile
-    from renderer.ffmpeg_bin import find_ffmpeg
-    from renderer.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
+    from renderer.encode.ffmpeg_bin import find_ffmpeg
+    from renderer.encode.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
+    from renderer.encode.profiles import get_profile
 
     prof = get_profile("webm")
     out = mp4.with_suffix(".webm")
@@ -224,12 +224,12 @@ def transcode_webm(
 
 
 def segment_ext(config) -> str:
-    from renderer.encode_profiles import get_profile
+    from renderer.encode.profiles import get_profile
 
     return get_profile(config.encode.profile).segment_ext
 
 
 def container(config) -> str:
-    from renderer.encode_profiles import get_profile
+    from renderer.encode.profiles import get_profile
 
     return get_profile(config.encode.profile).container

@@ -13,8 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from renderer.encode.ffmpeg_proc import child_kwargs
 from renderer.errors import FFmpegError
-from renderer.ffmpeg_proc import child_kwargs
 
 MIN_MAJOR = 6
 _VERSION_RE = re.compile(r"ffmpeg version n?(\d+)\.(\d+)")

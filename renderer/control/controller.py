@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from renderer import motion
 from renderer.config.models import ControllerSettings, Motion
+from renderer.control import motion
 
 if TYPE_CHECKING:
     from renderer.analysis.core import Analysis
-    from renderer.audio_features import FrameFeatures
-    from renderer.model_meta import ModelMeta
+    from renderer.audio.features import FrameFeatures
+    from renderer.decode.model_meta import ModelMeta
 
 WANDER_FIELDS = 4  # J orthonormal directions
 WANDER_PARTIALS = 3  # sinusoids per direction

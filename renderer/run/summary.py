@@ -21,7 +21,7 @@ def versions(*, ffmpeg_path: str | None) -> dict[str, str]:
     import torch
 
     from renderer import __version__
-    from renderer.ffmpeg_bin import ffmpeg_version, find_ffmpeg
+    from renderer.encode.ffmpeg_bin import ffmpeg_version, find_ffmpeg
 
     ffmpeg = find_ffmpeg(ffmpeg_path)
     return {
@@ -71,7 +71,7 @@ def write_meta(
     album: Path | None,
 ) -> Path:
     """Write ``<run_dir>/meta.json`` atomically: config, seeds, versions, model, per-chunk hashes."""
-    from renderer.chunks import RunManifest
+    from renderer.run.chunks import RunManifest
 
     manifest = RunManifest(run_dir).data
     meta: dict[str, Any] = {

@@ -65,7 +65,7 @@ def _decode_with_ffmpeg(path: Path, *, note: str = "") -> tuple[np.ndarray, int]
     duration that disagrees with the container's give an :class:`AudioWarning` naming the file.
     ``note`` is prepended to that warning (why FFmpeg was asked).
     """
-    from renderer.ffmpeg_bin import find_ffmpeg
+    from renderer.encode.ffmpeg_bin import find_ffmpeg
 
     probe = subprocess.run(
         [find_ffmpeg(), "-hide_banner", "-protocol_whitelist", "file", "-i", str(path)],

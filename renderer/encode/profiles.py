@@ -1,6 +1,6 @@
 """Encode profiles (ARCHITECTURE §7): how frames and audio become a file, by name.
 
-A profile builds argv *fragments*; :mod:`renderer.frame_writer` assembles whole command lines.
+A profile builds argv *fragments*; :mod:`renderer.encode.frame_writer` assembles whole command lines.
 Argv lists are written out by hand (not with ffmpeg-python's graph compiler) because the order of
 input options (``-protocol_whitelist`` must precede each ``-i``), the exact bytes of the argv (for
 repeatable segments and tests) and one comment per flag matter more here than graph building; the

@@ -160,7 +160,7 @@ def fit_grid(latent: np.ndarray, *, hw: tuple[int, int]) -> np.ndarray:
     """``[C, h0, w0]`` → ``[C, h, w]``: the anchor in the centre, fresh cells around it.
 
     Cells outside the anchor follow the anchor's own per-channel mean and spread — its style part
-    under the generator's latent prior (``renderer.generator.sample_latents``), plus fresh per-cell
+    under the generator's latent prior (``renderer.decode.generator.sample_latents``), plus fresh per-cell
     noise — drawn from a generator seeded by the anchor's own bytes, so the result is deterministic
     per anchor and the wider canvas continues the same picture. (Wrap tiling, the first approach,
     repeated the anchor side by side: on a 16:9 canvas the picture visibly showed the same shapes

@@ -1,4 +1,4 @@
-"""PyTorch backend: ``renderer.generator.build_generator`` + safetensors weights.
+"""PyTorch backend: ``renderer.decode.generator.build_generator`` + safetensors weights.
 
 On CPUs with native bf16 (AVX-512 BF16 / AMX) it runs under bf16 autocast in channels_last, which
 measured 1.8× faster than ONNX Runtime fp32 for our generator at 272×480 (ARCHITECTURE §10), at a
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from renderer.decode.model_meta import ModelMeta
 from renderer.errors import ModelError, RenderError
-from renderer.model_meta import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class TorchBackend:
         import torch
         from safetensors.torch import load_file
 
-        from renderer.generator import build_generator
+        from renderer.decode.generator import build_generator
 
         if precision not in PRECISIONS:
             raise RenderError(

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.stats import pearsonr, spearmanr
 
-from renderer.media import decode_video
+from renderer.encode.media import decode_video
 
 SIZE = (64, 36)  # (W, H) of the analysis frames
 NOISE_FLOOR = 2e-3  # change below ≈½ grey level is encoder noise, never an accent

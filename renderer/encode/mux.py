@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer.encode_profiles import EncodeProfile, get_profile
+from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.encode.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
+from renderer.encode.media import probe_media
+from renderer.encode.profiles import EncodeProfile, get_profile
 from renderer.errors import FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
-from renderer.media import probe_media
 
 # Names the concat demuxer accepts with safe=1: relative, portable characters, no leading dot.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")

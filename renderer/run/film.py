@@ -3,7 +3,7 @@ stream and one chapter per track.
 
 Why one audio encode: concatenating the per-track AAC streams would insert encoder priming/padding
 gaps at every boundary, so the tracks' mastered PCM (already loudness-normalised to the same
-target by :mod:`renderer.audio_master`) is joined into one WAV and encoded once by the mux.
+target by :mod:`renderer.audio.master`) is joined into one WAV and encoded once by the mux.
 The WAV is written block by block, so memory stays flat however long the album is.
 
 Why video-only copies: the concat demuxer offsets each file by its *file* start time, the earliest
@@ -69,8 +69,8 @@ def join_audio(parts: Sequence[FilmPart], out: Path, *, sample_rate: int) -> flo
 def video_only(src: Path, out: Path, *, ffmpeg_path: str | None = None) -> Path:
     """Stream-copy the first video stream of ``src`` into ``out`` (no audio, no data streams,
     bit-exact container), so its timeline starts with its first picture."""
-    from renderer.ffmpeg_bin import find_ffmpeg
-    from renderer.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
+    from renderer.encode.ffmpeg_bin import find_ffmpeg
+    from renderer.encode.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
 
     partial = partial_path(out)
     argv = [
@@ -103,7 +103,7 @@ def build_album_film(
     ``work_dir`` (inside the run directory) receives the joined ``album.wav`` and, while the film
     is built, the tracks' video-only copies (removed afterwards).
     """
-    from renderer.mux import Chapter, concat_and_mux
+    from renderer.encode.mux import Chapter, concat_and_mux
 
     if not parts:
         return None

@@ -1,4 +1,4 @@
-"""Colour grading tables for :mod:`renderer.postfx`: tone curves and ``.cube`` 3D LUTs.
+"""Colour grading tables for :mod:`renderer.fx.postfx`: tone curves and ``.cube`` 3D LUTs.
 
 Everything here is precomputed once per track so that per-frame work is a table lookup on uint8
 pixels (``cv2.LUT`` for 1D curves, one gather for the 3D LUT).

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.encode.ffmpeg_proc import child_kwargs, describe_exit
 from renderer.errors import FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.ffmpeg_proc import child_kwargs, describe_exit
 
 _STREAM_RE = re.compile(r"Stream #0:(\d+)[^:]*: (Video|Audio): (\w+)(.*)")
 _SIZE_RE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")

@@ -8,8 +8,8 @@ process is killed and reaped and the partial file removed. FFmpeg's stderr is dr
 into a bounded buffer so a chatty encoder can never block the pipe; its tail goes into
 :class:`~renderer.errors.FFmpegError`.
 
-:func:`concat_and_mux` (in :mod:`renderer.mux`, re-exported here) joins the segments and muxes
-the audio; :func:`probe_media` (:mod:`renderer.media`) reads durations back.
+:func:`concat_and_mux` (in :mod:`renderer.encode.mux`, re-exported here) joins the segments and muxes
+the audio; :func:`probe_media` (:mod:`renderer.encode.media`) reads durations back.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from types import TracebackType
 
 import numpy as np
 
-from renderer.encode_profiles import EncodeProfile, fps_fraction, get_profile
-from renderer.errors import FFmpegError
-from renderer.ffmpeg_bin import find_ffmpeg
-from renderer.ffmpeg_proc import (
+from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.encode.ffmpeg_proc import (
     WHITELIST,
     StderrDrain,
     failure_report,
@@ -34,8 +32,10 @@ from renderer.ffmpeg_proc import (
     run_ffmpeg,
     spawn,
 )
-from renderer.media import probe_media
-from renderer.mux import Chapter, concat_and_mux, write_concat_list, write_ffmetadata
+from renderer.encode.media import probe_media
+from renderer.encode.mux import Chapter, concat_and_mux, write_concat_list, write_ffmetadata
+from renderer.encode.profiles import EncodeProfile, fps_fraction, get_profile
+from renderer.errors import FFmpegError
 
 __all__ = [
     "Chapter",

@@ -5,7 +5,7 @@
 latents into batches; when a batch fails with (CUDA) out-of-memory the batch size halves — for the
 rest of the run — and decoding goes on. :func:`upscale` resizes uint8 frames with OpenCV, the
 fastest measured CPU path (272×480 → 1080p bicubic ≈2.5 ms/frame vs ≈4 ms torch uint8, 20+ ms PIL;
-ARCHITECTURE §10); :class:`renderer.frame_writer.FrameWriter` can instead let FFmpeg's scaler do it
+ARCHITECTURE §10); :class:`renderer.encode.frame_writer.FrameWriter` can instead let FFmpeg's scaler do it
 (``input_size=``), see ``renderer/throughput.py`` for both measured.
 """
 
@@ -18,15 +18,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from renderer.decoders import is_out_of_memory
+from renderer.decode.backends import is_out_of_memory
+from renderer.decode.model_meta import ModelMeta, load_model_meta, verify_artefact
 from renderer.errors import ModelError, RenderError
-from renderer.model_meta import ModelMeta, load_model_meta, verify_artefact
 
 log = logging.getLogger(__name__)
 
 
 def _open_onnx(meta: ModelMeta, *, provider: str, threads: int | None, verify: bool, **_):
-    from renderer.decoders.onnx_backend import OnnxBackend
+    from renderer.decode.backends.onnx_backend import OnnxBackend
 
     path = verify_artefact(meta, "onnx") if verify else meta.artefact_path("onnx")
     return OnnxBackend(path, provider=provider, threads=threads, value_range=meta.output_range)
@@ -35,7 +35,7 @@ def _open_onnx(meta: ModelMeta, *, provider: str, threads: int | None, verify: b
 def _open_torch(
     meta: ModelMeta, *, provider: str, threads: int | None, verify: bool, precision: str = "auto"
 ):
-    from renderer.decoders.torch_backend import TorchBackend
+    from renderer.decode.backends.torch_backend import TorchBackend
 
     path = verify_artefact(meta, "safetensors") if verify else meta.artefact_path("safetensors")
     return TorchBackend(meta, path, provider=provider, threads=threads, precision=precision)

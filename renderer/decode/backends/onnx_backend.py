@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from renderer.decoders import to_uint8
+from renderer.decode.backends import to_uint8
 from renderer.errors import ModelError, RenderError
 
 log = logging.getLogger(__name__)

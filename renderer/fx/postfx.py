@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from renderer.config.models import PostFXConfig
-from renderer.grading import cube_delta_table, load_cube, resolve_lut, tone_lut
+from renderer.fx.grading import cube_delta_table, load_cube, resolve_lut, tone_lut
 
 RESIDUAL = 1.0 / 512.0  # state weight that is below half an 8-bit level
 MAX_PERSISTENCE = 0.98

@@ -9,7 +9,7 @@ The file is written by ``training/export_onnx.py``. Fields the renderer relies o
       "output": {"range": [-1, 1], "layout": "NCHW", "channels": "RGB"},
       "artefacts": {"onnx": {"path": "generator.fp32.onnx", "sha256": "…"},
                     "safetensors": {"path": "generator.safetensors", "sha256": "…"}},
-      "generator_config": {…},               # kwargs of renderer.generator.GeneratorConfig
+      "generator_config": {…},               # kwargs of renderer.decode.generator.GeneratorConfig
       "anchors": [{"id": "anchor-00", "seed": 3, "latent": [[[…]]],   # [C, 16, 16]
                    "stats": {"luma": 0.4, "saturation": 0.6, "warmth": 0.1, "hue_deg": 20.0,
                              "contrast": 0.2, "texture": 0.3, "colourfulness": 0.5,

@@ -1,7 +1,7 @@
 """Decoder backends (registered by name): ``onnx`` (ONNX Runtime) and ``torch`` (PyTorch).
 
 A backend turns float32 latents ``[B, C, h, w]`` into uint8 frames ``[B, scale·h, scale·w, 3]``.
-:mod:`renderer.decoder` adds batching, out-of-memory handling and the shared API.
+:mod:`renderer.decode.decoder` adds batching, out-of-memory handling and the shared API.
 """
 
 from __future__ import annotations

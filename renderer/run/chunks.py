@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer.model_meta import sha256_file
+from renderer.decode.model_meta import sha256_file
 
 MANIFEST_VERSION = 1
 
