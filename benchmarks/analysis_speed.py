@@ -52,7 +52,7 @@ def synthesise(seconds: float, sr: int = 44100) -> np.ndarray:
 
 
 def make_input(seconds: float, out: Path) -> Path:
-    from renderer.audio.features import load_audio
+    from renderer.audio.decode import load_audio
 
     tracklist = ROOT / "album" / "tracklist.json"
     if tracklist.exists():

@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 from audio_fixtures import SR, click_track, tone, write_wav
 
+from renderer.audio.decode import load_audio
 from renderer.audio.features import (
     Features,
     extract_features,
-    load_audio,
     n_video_frames,
     robust_normalise,
     to_video_frames,

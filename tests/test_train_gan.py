@@ -13,13 +13,15 @@ from PIL import Image
 
 pytest.importorskip("pytorch_lightning")
 
+from training.checkpoint_io import (  # noqa: E402
+    UnsafeCheckpointError,
+    load_checkpoint,
+    load_ema_generator,
+)
 from training.train_gan import (  # noqa: E402
     GANModule,
     SamplerCallback,
     TrainConfig,
-    UnsafeCheckpointError,
-    load_checkpoint,
-    load_ema_generator,
     load_train_config,
     main,
     make_module,

@@ -6,7 +6,7 @@ SWD ×10³ on Laplacian-pyramid 7×7 patches (``training/metrics.py``) against h
 (the first ``holdout`` of the manifest, which training never sees), at the training crop size and
 at the full 256² the renderer decodes. Also the saturation / chroma statistics of each set.
 Writes ``<run>/swd_table.json`` beside the checkpoint's run folder. The checkpoint is loaded with
-``weights_only=True`` (``train_gan.load_checkpoint``): a file that needs arbitrary unpickling is
+``weights_only=True`` (``checkpoint_io.load_checkpoint``): a file that needs arbitrary unpickling is
 refused with an error naming it.
 """
 
@@ -66,8 +66,8 @@ def swd_table(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from training.checkpoint_io import load_ema_generator
     from training.dataset import ImageFolderDataset, load_images
-    from training.train_gan import load_ema_generator
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

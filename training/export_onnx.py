@@ -7,7 +7,7 @@ and for parity with PyTorch), ``generator.safetensors`` (EMA weights, never a pi
 ``meta.json`` (see ``renderer/decode/model_meta.py``: latent shape, normalisation, artefact hashes,
 anchor latents chosen to cover the model's range of colour and texture with their statistics,
 PCA axes in latent-channel space, training config, dataset manifest hash) and ``samples.png``.
-``--checkpoint`` is loaded with ``weights_only=True`` (``train_gan.load_checkpoint``): a crafted
+``--checkpoint`` is loaded with ``weights_only=True`` (``checkpoint_io.load_checkpoint``): a crafted
 pickle is refused with an error naming the file, never executed.
 """
 
@@ -261,7 +261,7 @@ def save_previews(generator: Generator, anchors: list[dict], out_dir: Path) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.train_gan import load_ema_generator
+    from training.checkpoint_io import load_ema_generator
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

@@ -12,7 +12,8 @@ from renderer.analysis import beats as beats_mod
 from renderer.analysis.chords import recognise_chords
 from renderer.analysis.key import estimate_key
 from renderer.analysis.structure import segment
-from renderer.audio.features import file_sha256, load_audio, loudness_gate
+from renderer.audio.decode import file_sha256, load_audio
+from renderer.audio.features import loudness_gate
 from renderer.errors import AudioError
 
 ANALYSIS_VERSION = 10

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from renderer.audio.features import load_audio
+from renderer.audio.decode import load_audio
 from renderer.files import atomic_path
 
 PEAK_CEILING_DB = -1.0

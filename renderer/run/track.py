@@ -35,7 +35,7 @@ def render_track(
 ) -> TrackResult:
     """Render one track into ``run_dir``; errors are caught and returned in the result, and
     problems with the input that did not stop it (:class:`AudioWarning`) are listed in it."""
-    from renderer.audio.features import AudioWarning
+    from renderer.audio.decode import AudioWarning
 
     start = time.perf_counter()
     failed = TrackResult(id=plan.id, title=plan.track.title)
@@ -154,7 +154,7 @@ def _render(config, prepared: PreparedTrack, *, decoder, run_dir: Path, manifest
 def _completion_key(plan, decoder) -> dict:
     """What a finished track was made from beyond the run's config (which names the run folder):
     the source audio's bytes and the model's artefacts."""
-    from renderer.audio.features import file_sha256
+    from renderer.audio.decode import file_sha256
 
     model = {kind: a.get("sha256") for kind, a in sorted(decoder.meta.artefacts.items())}
     return {"src_sha256": file_sha256(plan.track.src), "model": model}

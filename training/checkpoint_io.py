@@ -1,0 +1,68 @@
+"""Reading training checkpoints safely: ``torch.load(weights_only=True)`` with an explicit
+allow-list of the few extra types a Lightning checkpoint of this project holds, so a crafted file
+cannot run code; and the EMA generator out of one (for ``evaluate.py`` and ``export_onnx.py``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from training.models import Generator, GeneratorConfig
+
+
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint that does not load with ``torch.load(weights_only=True)``."""
+
+
+def _checkpoint_safe_globals() -> list:
+    """Types a Lightning checkpoint of this project may hold beyond tensors and containers
+    (``hyper_parameters`` / loop state can carry these); nothing that executes code."""
+    import collections
+    import pathlib
+
+    allowed: list = [collections.OrderedDict, collections.defaultdict, pathlib.PosixPath,
+                     pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]  # fmt: skip
+    try:
+        from lightning_fabric.utilities.data import AttributeDict
+    except ImportError:  # pragma: no cover - Lightning layout changes
+        AttributeDict = None
+    if AttributeDict is not None:
+        allowed.append(AttributeDict)
+    return allowed
+
+
+def load_checkpoint(checkpoint: str | Path) -> dict:
+    """A checkpoint's contents, loaded with ``weights_only=True`` (no arbitrary unpickling: a
+    crafted file cannot run code) and an explicit allow-list of extra types. Anything else is
+    refused with an error naming the file."""
+    checkpoint = Path(checkpoint)
+    try:
+        with torch.serialization.safe_globals(_checkpoint_safe_globals()):
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # pickle.UnpicklingError and friends
+        raise UnsafeCheckpointError(
+            f"{checkpoint}: refusing to load this checkpoint — it is not a plain weights file "
+            f"(torch.load(weights_only=True) failed: {str(exc).splitlines()[0]})"
+        ) from exc
+    if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict):
+        raise UnsafeCheckpointError(f"{checkpoint}: not a training checkpoint (no state_dict)")
+    return state
+
+
+def load_ema_generator(checkpoint: Path) -> tuple[Generator, dict]:
+    """EMA generator + training info from a Lightning checkpoint, loaded safely
+    (:func:`load_checkpoint`)."""
+    params = load_checkpoint(checkpoint)["state_dict"]
+    cfg_path = Path(checkpoint).parents[1] / "config.json"
+    info = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    gcfg = (
+        GeneratorConfig.from_dict(info["generator"]) if info.get("generator") else GeneratorConfig()
+    )
+    g = Generator(gcfg)
+    g.load_state_dict({k[len("G_ema.") :]: v for k, v in params.items() if k.startswith("G_ema.")})
+    info["iterations"] = int(params.get("iteration", torch.tensor(0)))
+    return g.eval(), info
