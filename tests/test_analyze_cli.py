@@ -44,3 +44,28 @@ def test_report_helpers():
     bpm, strength = tempo_curve(onset, frame_rate=22050 / 256)
     assert bpm.min() >= 40 and bpm.max() <= 240
     assert abs(bpm[np.argmax(strength)] - 120.2) < 1.0
+
+
+def test_report_draws_one_band_per_section_and_every_beat():
+    """The bands used to be added before any trace existed, and plotly dropped them."""
+    import numpy as np
+
+    from renderer.analysis import Analysis, Segment
+    from renderer.analysis.report import report_figure
+    from renderer.audio.features import Features
+
+    n, rng = 200, np.random.default_rng(0)
+    features = Features(source="x.wav", sha256="", sample_rate=22050, hop_length=512,
+                        duration=n * 512 / 22050, **{k: rng.random(n) for k in
+                        ("rms", "centroid", "flatness", "onset", "harmonic", "percussive")},
+                        mfcc=rng.random((n, 8)), chroma=rng.random((n, 12)))  # fmt: skip
+    sections = [Segment(0.0, 1.5, "intro (A)"), Segment(1.5, 3.0, "drop (B)"),
+                Segment(3.0, 4.6, "outro (A)")]  # fmt: skip
+    analysis = Analysis(duration=4.6, tempo=120.0, beats=np.arange(0.0, 4.5, 0.5),
+                        downbeats=np.arange(0.0, 4.5, 2.0), key="C", key_confidence=0.5,
+                        sections=sections)  # fmt: skip
+    fig = report_figure(analysis, features)
+    bands = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert [(b.x0, b.x1) for b in bands] == [(s.start, s.end) for s in sections]
+    beats = next(t for t in fig.data if t.name == "beats")
+    assert len(beats.x) == 9

@@ -159,6 +159,13 @@ def write_plots(analysis: Analysis, features: Features, out_dir: Path) -> list[P
 
 def write_html(analysis: Analysis, features: Features, path: Path) -> Path:
     """An offline HTML report: plotly.js is inlined (no CDN), charts are interactive."""
+    chart = report_figure(analysis, features).to_html(full_html=False, include_plotlyjs=True)
+    return _write_page(analysis, chart, path)
+
+
+def report_figure(analysis: Analysis, features: Features):
+    """The report's plotly figure: loudness with a band per section, onsets/beats/downbeats,
+    chroma and chords."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -167,10 +174,6 @@ def write_html(analysis: Analysis, features: Features, path: Path) -> Path:
                         row_heights=[0.3, 0.25, 0.35, 0.1],
                         subplot_titles=("loudness and sections", "onsets, beats, downbeats",
                                         "chroma", "chords"))  # fmt: skip
-    for seg in analysis.sections:
-        fig.add_vrect(x0=seg.start, x1=seg.end, fillcolor=_colour(seg.label), opacity=0.2,
-                      line_width=0, row=1, col=1, annotation_text=seg.label,
-                      annotation_position="top left")  # fmt: skip
     fig.add_trace(go.Scatter(x=t, y=features.rms, name="RMS", line={"width": 1}), row=1, col=1)
     fig.add_trace(go.Scatter(x=t, y=features.onset, name="onset", line={"width": 1}), row=2, col=1)
     fig.add_trace(go.Scatter(x=analysis.beats, y=np.full(len(analysis.beats), 0.6), mode="markers",
@@ -191,8 +194,17 @@ def write_html(analysis: Analysis, features: Features, path: Path) -> Path:
                              textposition="inside", marker={"color": colours}, name="chords",
                              hovertemplate="%{text}: %{base:.2f} s<extra></extra>"),
                       row=4, col=1)  # fmt: skip
+    # Section bands last: plotly attaches a row's shapes to the axes of traces already in that row,
+    # and drops them silently when the row has none yet (the bands were never drawn before).
+    for seg in analysis.sections:
+        fig.add_vrect(x0=seg.start, x1=seg.end, fillcolor=_colour(seg.label), opacity=0.2,
+                      line_width=0, row=1, col=1, annotation_text=seg.label,
+                      annotation_position="top left")  # fmt: skip
     fig.update_layout(height=950, template="plotly_white", margin={"t": 60, "l": 50, "r": 20})
-    chart = fig.to_html(full_html=False, include_plotlyjs=True)
+    return fig
+
+
+def _write_page(analysis: Analysis, chart: str, path: Path) -> Path:
     rows = "".join(
         f"<tr><td>{s.start:.2f}</td><td>{s.end:.2f}</td><td>{html.escape(s.label)}</td></tr>"
         for s in analysis.sections
