@@ -105,7 +105,10 @@ def test_quiet_track_with_transients_is_capped_at_the_ceiling(tmp_path):
     y = _music(4.0, amp=0.01)
     y[SR_IN :: SR_IN // 2][:4] = 0.9
     src = _write(tmp_path / "in.wav", y)
-    result = master_track(src, tmp_path / "out.wav", target_lufs=-14.0)
+    from renderer.audio.decode import AudioWarning
+
+    with pytest.warns(AudioWarning, match="LU short of the -14 LUFS target"):
+        result = master_track(src, tmp_path / "out.wav", target_lufs=-14.0)
     data = sf.read(str(tmp_path / "out.wav"))[0]
     peak = np.abs(data).max()
     assert peak < CEILING
@@ -151,3 +154,31 @@ def test_same_input_gives_the_same_bytes(tmp_path):
     master_track(src, tmp_path / "a.wav")
     master_track(src, tmp_path / "b.wav")
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+
+
+def test_a_quiet_master_with_loud_peaks_says_by_how_much_it_missed(tmp_path):
+    import warnings
+
+    from renderer.audio.decode import AudioWarning
+    from renderer.audio.master import master_track
+
+    sr = 48000
+    t = np.arange(5 * sr) / sr
+    y = 0.02 * np.sin(2 * np.pi * 220 * t)
+    y[:: sr // 2] = 0.95  # clicks near full scale: no room for the 20 dB the target needs
+    sf.write(str(tmp_path / "quiet.wav"), np.stack([y, y]).T, sr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = master_track(tmp_path / "quiet.wav", tmp_path / "out.wav", target_lufs=-14.0)
+    (warning,) = [w for w in caught if issubclass(w.category, AudioWarning)]
+    text = str(warning.message)
+    reached = result.loudness_in + result.gain_db
+    assert "quiet.wav" in text and f"reaches {reached:.1f} LUFS" in text
+    assert f"{-14.0 - reached:.1f} LU short" in text
+    with warnings.catch_warnings(record=True) as caught:  # a normal master: no warning
+        warnings.simplefilter("always")
+        sf.write(
+            str(tmp_path / "normal.wav"), np.stack([0.1 * np.sin(2 * np.pi * 220 * t)] * 2).T, sr
+        )
+        master_track(tmp_path / "normal.wav", tmp_path / "out2.wav", target_lufs=-14.0)
+    assert not [w for w in caught if issubclass(w.category, AudioWarning)]

@@ -2,21 +2,25 @@
 
 Loudness is measured with pyloudnorm (ITU-R BS.1770 integrated loudness) and a single gain brings
 the track to the target LUFS; the gain is then capped so sample peaks stay below −1 dBFS (a quiet
-track with loud transients ends up a little under target rather than clipped). Silence keeps
-unity gain. The WAV is the same bytes on every run (PCM_24, no timestamps).
+track with loud transients ends up under target rather than clipped, and says so: an
+:class:`~renderer.audio.decode.AudioWarning` with the level reached and the shortfall, which the
+run lists under the summary and in ``meta.json``). Silence keeps unity gain. The WAV is the same
+bytes on every run (PCM_24, no timestamps).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from renderer.audio.decode import load_audio
+from renderer.audio.decode import AudioWarning, load_audio
 from renderer.files import atomic_path
 
 PEAK_CEILING_DB = -1.0
+SHORTFALL_LU = 0.5  # below the target by more than this: the run warns
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,14 @@ def master_track(
             loudness = None
     peak = float(np.abs(y).max()) if y.size else 0.0
     if peak > 0:
-        gain_db = min(gain_db, PEAK_CEILING_DB - 20 * np.log10(peak))
+        wanted, gain_db = gain_db, min(gain_db, PEAK_CEILING_DB - 20 * np.log10(peak))
+        if loudness is not None and wanted - gain_db > SHORTFALL_LU:
+            warnings.warn(AudioWarning(
+                f"{src}: loudness reaches {loudness + gain_db:.1f} LUFS, {wanted - gain_db:.1f} LU "
+                f"short of the {target_lufs:g} LUFS target: its peaks ({20 * np.log10(peak):.1f} "
+                f"dBFS at {loudness:.1f} LUFS) allow no more gain under the {PEAK_CEILING_DB:g} "
+                "dBFS ceiling; a louder master (or a limiter before rendering) reaches it"),
+                stacklevel=2)  # fmt: skip
     y = y * (10 ** (gain_db / 20))
     with atomic_path(out) as tmp:
         sf.write(str(tmp), y.T, sr, subtype="PCM_24", format="WAV")
