@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from proc_fixtures import ffmpeg_children
 
 from renderer.encode import ffmpeg_proc
 from renderer.encode.ffmpeg_bin import find_ffmpeg
@@ -40,25 +41,11 @@ def _alive(pid: int) -> bool:
     return _state(pid) not in (None, "Z", "X")
 
 
-def _ffmpeg_children(parent: int, *, marker: bytes = b"ffmpeg") -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == parent and marker in cmd and fields[0] not in "ZX":
-            found.append(int(pid))
-    return found
-
-
 def _wait_for_child(parent: subprocess.Popen, marker: bytes, *, timeout: float = 60.0) -> int:
     """The parent's ffmpeg child whose argv holds ``marker`` (not the ``-version`` check)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if children := _ffmpeg_children(parent.pid, marker=marker):
+        if children := ffmpeg_children(parent.pid, marker=marker):
             return children[0]
         if parent.poll() is not None:
             raise AssertionError(f"parent exited early: {parent.stderr.read().decode()}")
@@ -137,7 +124,7 @@ def _kill_ffmpeg_child_soon(results: list) -> threading.Thread:
     def killer() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if children := _ffmpeg_children(os.getpid(), marker=b"anullsrc"):
+            if children := ffmpeg_children(os.getpid(), marker=b"anullsrc"):
                 time.sleep(0.2)
                 os.kill(children[0], signal.SIGKILL)
                 results.append(children[0])

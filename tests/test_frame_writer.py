@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from proc_fixtures import ffmpeg_children
 
 from renderer.encode import profiles as ep
 from renderer.encode.ffmpeg_bin import find_ffmpeg
@@ -29,21 +29,6 @@ W, H, FPS = 64, 36, 30
 
 def frames(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, H, W, 3), dtype=np.uint8)
-
-
-def ffmpeg_children() -> list[int]:
-    """PIDs of this process's children running ffmpeg (Linux /proc)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == os.getpid() and b"ffmpeg" in cmd and " Z " not in stat:
-            found.append(int(pid))
-    return found
 
 
 def write_segment(path: Path, n: int, *, profile: str = "youtube", seed: int = 0) -> Path:
