@@ -163,3 +163,17 @@ def run_ffmpeg(argv: list[str], *, what: str) -> None:
         if rc > 0:
             raise FFmpegError(f"FFmpeg failed ({what}, exit {rc}):\n{drain.tail()}")
         raise FFmpegError(failure_report(f"FFmpeg failed ({what})", rc, drain.tail()))
+
+
+def ffmpeg_to(ffmpeg: str, out: Path, args: list[str], *, what: str) -> Path:
+    """Run ``<ffmpeg> [quiet, local files only] <args> <out>`` through ``out``'s partial name:
+    renamed to ``out`` on success, removed on any failure."""
+    partial = partial_path(out)
+    argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *WHITELIST, *args,
+            str(partial)]  # fmt: skip
+    try:
+        run_ffmpeg(argv, what=what)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out

@@ -70,22 +70,12 @@ def video_only(src: Path, out: Path, *, ffmpeg_path: str | None = None) -> Path:
     """Stream-copy the first video stream of ``src`` into ``out`` (no audio, no data streams,
     bit-exact container), so its timeline starts with its first picture."""
     from renderer.encode.ffmpeg_bin import find_ffmpeg
-    from renderer.encode.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
+    from renderer.encode.ffmpeg_proc import ffmpeg_to
 
-    partial = partial_path(out)
-    argv = [
-        find_ffmpeg(ffmpeg_path), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        *WHITELIST, "-i", str(src),
-        "-map", "0:v:0", "-c:v", "copy", "-an", "-sn", "-dn",
-        "-map_metadata", "-1", "-map_chapters", "-1",
-        "-fflags", "+bitexact", str(partial),
-    ]  # fmt: skip
-    try:
-        run_ffmpeg(argv, what=f"video of {src.name} for the album film")
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
-    return out
+    args = ["-i", str(src), "-map", "0:v:0", "-c:v", "copy", "-an", "-sn", "-dn",
+            "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact"]  # fmt: skip
+    return ffmpeg_to(find_ffmpeg(ffmpeg_path), out, args,
+                     what=f"video of {src.name} for the album film")  # fmt: skip
 
 
 def build_album_film(

@@ -205,22 +205,14 @@ def transcode_webm(
 ) -> Path:
     """VP9 + Opus copy of a finished track (the ``webm`` profile's settings)."""
     from renderer.encode.ffmpeg_bin import find_ffmpeg
-    from renderer.encode.ffmpeg_proc import WHITELIST, partial_path, run_ffmpeg
+    from renderer.encode.ffmpeg_proc import ffmpeg_to
     from renderer.encode.profiles import get_profile
 
     prof = get_profile("webm")
     out = mp4.with_suffix(".webm")
-    partial = partial_path(out)
-    argv = [find_ffmpeg(ffmpeg_path), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            *WHITELIST, "-i", str(mp4),
-            *prof.video_args(width=size[0], height=size[1], fps=fps, threads=4),
-            *prof.audio_args, str(partial)]  # fmt: skip
-    try:
-        run_ffmpeg(argv, what=f"{out}: webm transcode")
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
-    return out
+    args = ["-i", str(mp4), *prof.video_args(width=size[0], height=size[1], fps=fps, threads=4),
+            *prof.audio_args]  # fmt: skip
+    return ffmpeg_to(find_ffmpeg(ffmpeg_path), out, args, what=f"{out}: webm transcode")
 
 
 def segment_ext(config) -> str:
