@@ -42,6 +42,7 @@ class GeneratorConfig:
     style_share: float = 0.75  # latent prior: variance shared by all cells of a grid
     upsample: str = "nearest"  # ×2 upsampling in every UpBlock: "nearest" or "bilinear"
     stem_blocks: int = 0  # extra ResBlocks at the latent grid's resolution (cheap capacity)
+    padding_mode: str = "zeros"  # 3×3 convs' border: "zeros", or "reflect" (no position cue at edges)
 
     @property
     def scale(self) -> int:
@@ -75,6 +76,11 @@ class GeneratorConfig:
             )
         if self.stem_blocks < 0:
             raise ValueError(f"stem_blocks must be ≥ 0, not {self.stem_blocks}")
+        if self.padding_mode not in PADDING_MODES:
+            raise ValueError(
+                f"generator padding_mode must be one of {sorted(PADDING_MODES)}, "
+                f"not {self.padding_mode!r}"
+            )
 
 
 def sample_latents(
@@ -125,6 +131,7 @@ NORMS = {
 
 
 UPSAMPLE_MODES = ("nearest", "bilinear")
+PADDING_MODES = ("zeros", "reflect")
 
 
 class Upsample2x(nn.Module):
@@ -145,6 +152,13 @@ class Upsample2x(nn.Module):
         return f"mode={self.mode!r}"
 
 
+def conv3x3(c_in: int, c_out: int, config: GeneratorConfig) -> nn.Conv2d:
+    """A same-size 3×3 convolution with the config's border handling. Zero padding tells every
+    layer where the edge is; trained on small crops, the network then paints frames along the
+    borders of a full-size image. Reflect padding gives the edges no such cue."""
+    return nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode=config.padding_mode)
+
+
 class ResBlock(nn.Module):
     """Pre-activation ResBlock ``c → c`` at constant resolution (identity skip), scaled by
     √½ so stacking blocks keeps the activations' variance."""
@@ -153,9 +167,9 @@ class ResBlock(nn.Module):
         super().__init__()
         norm = NORMS[config.norm]
         self.norm1 = norm(channels, config.groups)
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv1 = conv3x3(channels, channels, config)
         self.norm2 = norm(channels, config.groups)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = conv3x3(channels, channels, config)
         self.act = nn.SiLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,9 +186,9 @@ class UpBlock(nn.Module):
         norm = NORMS[config.norm]
         self.up = Upsample2x(config.upsample)
         self.norm1 = norm(c_in, config.groups)
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.conv1 = conv3x3(c_in, c_out, config)
         self.norm2 = norm(c_out, config.groups)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.conv2 = conv3x3(c_out, c_out, config)
         self.skip = nn.Conv2d(c_in, c_out, 1)
         self.act = nn.SiLU()
 
@@ -190,7 +204,7 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config or GeneratorConfig()
         ch = self.config.channels
-        self.stem = nn.Conv2d(self.config.latent_channels, ch[0], 3, padding=1)
+        self.stem = conv3x3(self.config.latent_channels, ch[0], self.config)
         # absent (not an empty ModuleList) by default, so the original state_dict is unchanged
         if self.config.stem_blocks:
             self.stem_blocks = nn.ModuleList(
@@ -204,7 +218,7 @@ class Generator(nn.Module):
         self.head = nn.Sequential(
             NORMS[self.config.norm](ch[-1], self.config.groups),
             nn.SiLU(),
-            nn.Conv2d(ch[-1], 3, 3, padding=1),
+            conv3x3(ch[-1], 3, self.config),
         )
         self.checkpointing = False
 
