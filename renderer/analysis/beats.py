@@ -1,270 +1,255 @@
-"""Tempo, beat grid and downbeats from an onset-strength envelope.
+"""Tempo, beats with confidence, downbeats and meter: :func:`track_beats_full` does it all.
 
-1. Onset envelope: multi-band spectral flux of the log-mel spectrogram (each band scaled by its
-   own 99th percentile, so kick, snare and hat onsets count alike), slow drifts removed.
-2. Tempo: autocorrelation of the envelope scored against a comb of 2×/3×/4× multiples with a
-   log-normal prior centred at 120 bpm (σ 0.7 octave) — the comb and the prior settle octave
-   errors — refined to sub-lag precision on the 8×/4×/2× multiple of the period.
-3. Beats: dynamic programming (Ellis 2007) with that period and a tight transition cost; then, if
-   most beats follow one constant grid, the grid (period and phase searched at sub-frame
-   resolution, phase kept near the tracker's) replaces them: it removes the frame-quantisation
-   jitter (hop ≈ 23 ms) and repairs half-beat slips on off-beat-heavy electronic music.
-4. Downbeats: the phase (of 4) with the largest beat-to-beat change of whole-beat chroma (chords
-   change on the one), bass energy breaking ties.
+1. Activation (``onsets.beat_activation``): percussive broad-band + low-band (kick) flux.
+2. Tempo (``tempo.estimate_tempo``): time-averaged autocorrelation, harmonic comb, log-normal
+   prior at 120 bpm. Then the metrical level is chosen explicitly: the beat sequences tracked
+   at ×1, ×2, ×½, ×⅔ and ×3/2 of that tempo are compared by how well each explains the onsets
+   *on* its beats against those *between* them (half-way), weighted by the prior. A sequence at
+   twice the tempo puts its beats on the weaker "and"s, one at half the tempo leaves strong beats
+   between its own, and one at ⅔ or 3/2 misses most of them.
+3. Beats (``dbn.viterbi_beats``): Viterbi over a (period, phase) lattice within ±25 % of the
+   chosen tempo, so a drifting drummer, a ramp or a step is followed beat by beat.
+4. Phase: the tracked sequence or the one shifted by half a beat, whichever sits on more kick,
+   broad-band onset and harmonic change (chords change on beats, not on the "and").
+5. A constant grid (sub-frame period and phase) replaces the beats only when nearly every
+   tracked beat lies within a few tens of ms of it: quantised and steady music gets the exact
+   grid; a live band keeps its own beats.
+6. Confidence per beat: the onset support of the beat against its neighbourhood (smoothed over
+   a bar); beats are dropped in passages without any onset support (no invented grid there).
+7. Downbeats and meter (``meter.find_meter``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from renderer.analysis.dbn import state_space, viterbi_beats
+from renderer.analysis.meter import find_meter, harmonic_novelty
+from renderer.analysis.onsets import BeatActivation, beat_activation, onset_envelope
+from renderer.analysis.tempo import estimate_tempo, tempo_prior
 
-def onset_envelope(log_mel: np.ndarray, *, n_bands: int = 4) -> np.ndarray:
-    """Multi-band spectral flux ``[T]`` of a log-mel spectrogram ``[n_mels, T]``."""
-    flux = np.maximum(0.0, np.diff(log_mel, axis=1, prepend=log_mel[:, :1]))
-    bands = np.array_split(flux, n_bands, axis=0)
-    env = np.zeros(log_mel.shape[1])
-    for band in bands:
-        b = band.mean(axis=0)
-        scale = np.percentile(b, 99) + 1e-9
-        env += b / scale
-    env -= _moving_average(env, 17)  # remove slow loudness drifts
-    return np.maximum(env, 0.0)
+__all__ = ["BeatTrack", "MIN_TEMPO_CONFIDENCE", "onset_envelope", "track_beats_full"]
 
-
-def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
-    kernel = np.ones(width) / width
-    return np.convolve(x, kernel, mode="same")
+# Below this comb height the activation has no periodicity worth a grid (a steady tone 0.0,
+# white noise ≈ 0.05, music with a beat 0.2–0.8): no beats are invented.
+MIN_TEMPO_CONFIDENCE = 0.08
+TEMPO_SPAN = 1.25  # the tracker follows the tempo within ×/÷ this of the chosen level
+LEVELS = (1.0,)
+# A constant grid is taken when it carries this share of the tracked beats' onset activation:
+# free beats always fit the onsets a little better (they may bend to every early or late hit).
+GRID_SHARE = 0.85
 
 
-def estimate_tempo(
-    env: np.ndarray, *, frame_rate: float, prior_bpm: float = 120.0, min_bpm=60.0, max_bpm=200.0
-) -> tuple[float, float]:
-    """Return ``(bpm, confidence)``; confidence in [0, 1] is the normalised comb peak height."""
-    # Smooth before autocorrelating: a pulse train whose period is not a whole number of frames
-    # otherwise splits its peak over two lags and loses to the (integer-aligned) double period.
-    x = np.convolve(env, np.exp(-0.5 * (np.arange(-4, 5) / 1.5) ** 2), mode="same")
-    x = x - x.mean()
-    n = len(x)
-    if n < 8 or not np.any(x):
-        return 120.0, 0.0
-    spec = np.fft.rfft(x, 2 * n)
-    ac = np.fft.irfft(spec * np.conj(spec))[:n]
-    ac /= ac[0] + 1e-12
+@dataclass(frozen=True)
+class BeatTrack:
+    """Beat analysis of one track; times in seconds."""
 
-    min_lag = int(np.ceil(60.0 * frame_rate / max_bpm))  # bpm ≤ max_bpm
-    max_lag = min(int(np.ceil(60.0 * frame_rate / min_bpm)), n // 4 - 1)
-    if max_lag <= min_lag + 2:
-        return 120.0, 0.0
-    score = np.full(n, -np.inf)
-    for lag in range(min_lag, max_lag + 1):
-        comb = ac[lag]
-        for mult, weight in ((2, 0.5), (3, 0.25), (4, 0.25)):
-            if lag * mult < n:
-                comb += weight * ac[lag * mult]
-        bpm = 60.0 * frame_rate / lag
-        prior = np.exp(-0.5 * (np.log2(bpm / prior_bpm) / 0.7) ** 2)
-        score[lag] = comb * prior
-    best = int(np.argmax(score))
-    # Parabolic refinement of the autocorrelation peak around the best lag.
-    a, b, c = ac[best - 1], ac[best], ac[best + 1]
-    denom = a - 2 * b + c
-    offset = 0.5 * (a - c) / denom if denom < 0 else 0.0
-    # Longer lags give finer precision: refine on the multiple 4× the period when available.
-    period = best + np.clip(offset, -0.5, 0.5)
-    for mult in (8, 4, 2):
-        target = int(round(period * mult))
-        if target + 1 < n // 2:
-            window = ac[target - mult : target + mult + 1]
-            peak = target - mult + int(np.argmax(window))
-            a, b, c = ac[peak - 1], ac[peak], ac[peak + 1]
-            denom = a - 2 * b + c
-            fine = peak + (0.5 * (a - c) / denom if denom < 0 else 0.0)
-            period = fine / mult
-            break
-    confidence = float(np.clip(ac[best], 0.0, 1.0))
-    if not np.isfinite(period) or not min_lag <= period <= max_lag:
-        # The refinement wandered off the searched range (flat or peakless autocorrelation, as
-        # for a steady tone): keep the integer lag, which is in range by construction.
-        period = float(best)
-    return float(60.0 * frame_rate / period), confidence
+    tempo: float  # bpm (median inter-beat interval, or the fitted grid's)
+    tempo_confidence: float  # [0, 1]
+    beats: np.ndarray  # [B]
+    beat_confidence: np.ndarray  # [B] in [0, 1]
+    downbeats: np.ndarray  # [D]
+    beats_per_bar: int
+    meter: str  # "4/4", "3/4", "6/8", "12/8", …, "" without beats
+    constant_grid: bool  # the beats are a fitted constant grid
 
 
-# Below this normalised autocorrelation peak the envelope has no periodicity worth a grid (a steady
-# tone scores 0.0, white noise 0.06; music with a beat 0.4–0.7): no beats are invented.
-MIN_TEMPO_CONFIDENCE = 0.15
+def _peak_at(x: np.ndarray, frames: np.ndarray, reach: int = 1) -> np.ndarray:
+    """Max of ``x`` within ±``reach`` frames of each (fractional) frame position."""
+    idx = np.round(frames).astype(int)
+    out = np.zeros(len(idx))
+    for d in range(-reach, reach + 1):
+        j = np.clip(idx + d, 0, len(x) - 1)
+        out = np.maximum(out, x[j])
+    return out
 
 
-def track_beats(
-    env: np.ndarray, *, frame_rate: float, bpm: float, tightness: float = 300.0
-) -> np.ndarray:
-    """Beat times (seconds) by dynamic programming over ``env`` with period ``60/bpm``."""
-    n = len(env)
-    period = 60.0 * frame_rate / bpm
-    if n < 2 * period or not np.any(env > 0):
-        return np.zeros(0)
-    norm = env / (env.std() + 1e-9)
-    local = np.convolve(
-        norm, np.exp(-0.5 * (np.arange(-period, period + 1) * 32 / period) ** 2), "same"
-    )
-    window = np.arange(-int(round(2 * period)), -int(round(period / 2)) + 1)
-    txcost = -tightness * np.abs(np.log(-window / period)) ** 2
-    cum = local.copy()
-    back = np.full(n, -1, dtype=int)
-    for i in range(n):
-        prev = i + window
-        valid = prev >= 0
-        if not np.any(valid):
+def on_off_contrast(x: np.ndarray, beat_frames: np.ndarray) -> float:
+    """Mean of ``x`` on the beats minus its mean half-way between them (frames)."""
+    if len(beat_frames) < 3:
+        return -np.inf
+    mids = (beat_frames[1:] + beat_frames[:-1]) / 2.0
+    return float(_peak_at(x, beat_frames).mean() - _peak_at(x, mids).mean())
+
+
+UPSAMPLE = 2  # the lattice runs at twice the analysis frame rate: whole-frame periods 2 % apart
+
+
+def _track_level(activation: np.ndarray, *, period: float) -> np.ndarray:
+    """Beat frames (fractional, at the input rate) tracked within ×/÷ TEMPO_SPAN of ``period``."""
+    n = len(activation)
+    fine = np.interp(np.arange(n * UPSAMPLE) / UPSAMPLE, np.arange(n), activation)
+    p = period * UPSAMPLE
+    periods, _ = state_space(p / TEMPO_SPAN, p * TEMPO_SPAN)
+    prior = np.exp(-0.5 * (np.log(periods / p) / 0.1) ** 2)  # start near the estimate
+    frames = viterbi_beats(fine, min_period=p / TEMPO_SPAN, max_period=p * TEMPO_SPAN,
+                           period_prior=prior)  # fmt: skip
+    return frames.astype(float) / UPSAMPLE
+
+
+def choose_level(activation: np.ndarray, *, frame_rate: float, bpm: float
+                 ) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Beat frames ``[B]`` and tempo of the best metrical level around ``bpm`` (see module doc)."""
+    best = (-np.inf, np.zeros(0), bpm)
+    for level in LEVELS:
+        tempo = bpm * level
+        if not 45.0 <= tempo <= 230.0:
             continue
-        cand = cum[prev[valid]] + txcost[valid]
-        j = int(np.argmax(cand))
-        if cand[j] > 0:
-            cum[i] = local[i] + cand[j]
-            back[i] = prev[valid][j]
-    # Start from the best-scoring frame in the last period, follow back-pointers.
-    tail = np.arange(max(0, n - int(round(period))), n)
-    peaks = tail[local[tail] > 0.5 * local[tail].max()] if local[tail].max() > 0 else tail
-    i = int(peaks[np.argmax(cum[peaks])])
-    beats = []
-    while i >= 0:
-        beats.append(i)
-        i = back[i]
-    beats = np.array(beats[::-1], dtype=float)
-    # Trim weak beats at the edges (silence before/after the music).
-    strength = local[beats.astype(int)]
-    keep = (
-        strength > 0.1 * np.median(strength[strength > 0]) if np.any(strength > 0) else strength > 0
-    )
-    if np.any(keep):
-        first, last = np.argmax(keep), len(keep) - np.argmax(keep[::-1])
-        beats = beats[first:last]
-    return _regularise(beats / frame_rate, period / frame_rate)
+        frames = _track_level(activation, period=60.0 * frame_rate / tempo)
+        if len(frames) < 4:
+            continue
+        local = 60.0 * frame_rate / float(np.median(np.diff(frames)))
+        score = on_off_contrast(activation, frames) * float(tempo_prior(np.array([local]))[0])
+        if score > best[0]:
+            best = (score, frames, local)
+    return best[1], best[2]
 
 
-def _regularise(beats: np.ndarray, period: float) -> np.ndarray:
-    """Replace near-isochronous beat sequences by their least-squares constant grid."""
-    if len(beats) < 8:
-        return beats
-    idx = np.round((beats - beats[0]) / period)
-    slope, intercept = np.polyfit(idx, beats, 1)
-    grid = intercept + slope * idx
-    if np.median(np.abs(beats - grid)) < 0.03 and np.all(np.diff(idx) >= 1):
-        full = intercept + slope * np.arange(idx[0], idx[-1] + 1)
-        return full
-    return beats
+PHASE_WINDOW = 16  # beats per phase decision: a slip to the "and" is repaired section by section
 
 
-def fit_grid(
-    beats: np.ndarray,
-    *,
-    env: np.ndarray,
-    frame_rate: float,
-    bpm: float,
-    search: float = 0.02,
-    tolerance: float = 0.06,
-    min_share: float = 0.5,
-) -> tuple[np.ndarray, float] | None:
-    """The constant-tempo grid that best explains ``env``, if the tracked ``beats`` follow it.
+def _phase_score(frames: np.ndarray, cues: list[np.ndarray]) -> float:
+    return float(sum(on_off_contrast(x, frames) for x in cues))
 
-    Scans periods within ``±search`` of ``60/bpm`` (sub-frame steps) and every phase, scoring the
-    onset envelope ``env`` ``[T]`` (linearly interpolated, so no frame quantisation) summed at the
-    grid times. Returns ``(grid_times [B], bpm)`` spanning the tracked beats when at least
-    ``min_share`` of them lie within ``tolerance`` seconds of it; otherwise None (tempo varies).
-    The share is not higher because the DP tracker on electronic music with strong off-beats
-    (hats, off-beat bass) can slip half a beat for a section; the grid repairs that.
-    """
-    if len(beats) < 8:
-        return None
-    x = np.convolve(env, np.exp(-0.5 * (np.arange(-3, 4) / 1.0) ** 2), mode="same")
+
+def choose_phase(frames: np.ndarray, *, activation, chroma_novelty: np.ndarray,
+                 window: int = PHASE_WINDOW) -> np.ndarray:  # fmt: skip
+    """``frames`` with each stretch of ``window`` beats moved half a beat later where
+    that has more kick, broad-band onset and harmonic change on its beats (each cue's on/off
+    contrast, scaled by its own 95th percentile; ties keep the previous stretch's choice)."""
+    if len(frames) < 8:
+        return frames
+    cues = [x / (np.percentile(x, 95) + 1e-9)
+            for x in (activation.low, activation.broad, chroma_novelty)]  # fmt: skip
+    mids = (frames[1:] + frames[:-1]) / 2.0
+    out: list[np.ndarray] = []
+    shifted = False
+    for start in range(0, len(frames) - 1, window):
+        stop = min(start + window, len(frames) - 1)
+        if len(frames) - 1 - stop < window // 2:
+            stop = len(frames) - 1  # the short tail joins the last window
+        score = _phase_score(frames[start : stop + 1], cues)
+        if abs(score) > 0.05:
+            shifted = score < 0
+        out.append(mids[start:stop] if shifted else frames[start:stop])
+        if stop == len(frames) - 1:
+            break
+    if not shifted:
+        out.append(frames[-1:])
+    return np.concatenate(out)
+
+
+def _grid_search(beats: np.ndarray, x: np.ndarray, *, frame_rate: float, search: float = 0.02
+                 ) -> tuple[float, np.ndarray]:  # fmt: skip
+    """The constant grid over the span of ``beats`` (period within ±``search`` of their median
+    interval, any phase, sub-frame steps) with the most activation ``x`` on it: (score, grid)."""
     frames = np.arange(len(x))
-    period0 = 60.0 / bpm
-    span_start, span_end = float(beats[0]), float(beats[-1])
-    best = (-np.inf, period0, span_start)
-    for period in period0 * (1.0 + np.linspace(-search, search, 81)):
-        # Keep the tracker's phase (on-beat vs off-beat was its decision); refine within ±15 %.
-        angle = np.angle(np.mean(np.exp(2j * np.pi * beats / period)))
-        centre = angle / (2 * np.pi) * period
-        phases = centre + period * np.linspace(-0.15, 0.15, 31)
-        k = np.arange(np.floor((span_start - centre) / period) - 1,
-                      np.ceil((span_end - centre) / period) + 2)  # fmt: skip
-        grid = phases[:, None] + period * k[None, :]
+    period0 = float(np.median(np.diff(beats)))
+    best = (-np.inf, beats)
+    for period in period0 * (1.0 + np.linspace(-search, search, 41)):
+        count = int(np.floor((beats[-1] - beats[0]) / period)) + 1
+        grid = beats[0] + period * np.linspace(-0.5, 0.5, 41, endpoint=False)[:, None]
+        grid = grid + period * np.arange(count)[None, :]
         score = np.interp(grid * frame_rate, frames, x, left=0.0, right=0.0).mean(axis=1)
-        i = int(np.argmax(score))
-        if score[i] > best[0]:
-            best = (float(score[i]), float(period), float(phases[i]))
-    _, period, origin = best
-    k = np.round((beats - origin) / period)
-    near = np.abs(beats - (origin + k * period)) <= tolerance
-    if near.mean() < min_share:
+        k = int(np.argmax(score))
+        if score[k] > best[0]:
+            best = (float(score[k]), grid[k])
+    return best
+
+
+def fit_grid(beats: np.ndarray, *, activation: np.ndarray, frame_rate: float,
+             tolerance: float = 0.035, share: float = 0.9) -> np.ndarray | None:  # fmt: skip
+    """A constant grid for ``beats`` (s) where the music is constant, else None.
+
+    Constant means: ``share`` of the tracked beats lie within ``tolerance`` of one line (counted
+    in half beats, so a stretch tracked on the "and" still counts), or the best constant grid
+    (:func:`_grid_search`) carries at least as much onset activation ``[T]`` per beat as the
+    tracked beats do. A drummer who drifts fails both: the free beats follow the onsets better.
+    """
+    if len(beats) < 8:
         return None
-    first = origin + period * np.ceil((span_start - tolerance - origin) / period)
-    grid = np.arange(first, span_end + tolerance, period)
-    return grid, 60.0 / period
-
-
-def harmonic_change_at(times: np.ndarray, *, chroma: np.ndarray, frame_rate: float, width: float
-                       ) -> np.ndarray:  # fmt: skip
-    """Chroma change ``[B]`` across each time: distance between the mean normalised chroma of the
-    ``width`` seconds before and after it (chroma ``[12, T]`` at ``frame_rate``)."""
-    w = max(1, int(round(width * frame_rate)))
-    norm = chroma / (np.linalg.norm(chroma, axis=0, keepdims=True) + 1e-9)
-    csum = np.concatenate([np.zeros((12, 1)), np.cumsum(norm, axis=1)], axis=1)
-    f = np.clip(np.round(times * frame_rate).astype(int), w, chroma.shape[1] - w)
-    before = (csum[:, f] - csum[:, f - w]) / w
-    after = (csum[:, f + w] - csum[:, f]) / w
-    return np.linalg.norm(after - before, axis=0)
-
-
-def choose_phase(grid: np.ndarray, *, chroma: np.ndarray, frame_rate: float) -> np.ndarray:
-    """``grid`` or the grid shifted by half a beat, whichever sits on the harmonic changes.
-
-    Off-beat hats and off-beat bass can make the half-beat grid as strong in onset energy as the
-    beat itself (typical of house music); chords, though, change on beats (the one), not between.
-    """
-    if len(grid) < 8 or chroma.shape[1] < 8:
+    x = np.convolve(activation, np.exp(-0.5 * (np.arange(-3, 4) / 1.0) ** 2), mode="same")
+    score, grid = _grid_search(beats, x, frame_rate=frame_rate)
+    tracked = float(np.interp(beats * frame_rate, np.arange(len(x)), x).mean())
+    if score >= GRID_SHARE * tracked:
         return grid
-    period = float(np.median(np.diff(grid)))
-    shifted = grid + period / 2
-    shifted = shifted[shifted < chroma.shape[1] / frame_rate]
-    on = harmonic_change_at(grid, chroma=chroma, frame_rate=frame_rate, width=period / 2)
-    off = harmonic_change_at(shifted, chroma=chroma, frame_rate=frame_rate, width=period / 2)
-    # Chord changes are sparse (one per bar or two): compare the strongest quarter of each.
-    top = max(2, len(grid) // 4)
-    on_score, off_score = np.sort(on)[-top:].mean(), np.sort(off)[-top:].mean()
-    if off_score > 1.08 * on_score:
-        first = shifted[0] - period if shifted[0] - period >= grid[0] - 1e-9 else shifted[0]
-        return np.arange(len(shifted) + (first < shifted[0])) * period + first
-    return grid
+    steps = np.round(2.0 * np.diff(beats) / np.median(np.diff(beats)))  # beat to beat, no drift
+    if np.any(steps < 1):
+        return None
+    half = np.r_[0.0, np.cumsum(steps)]
+    half_period, origin = np.polyfit(half, beats, 1)
+    residual = np.abs(beats - (origin + half_period * half))
+    if np.mean(residual <= tolerance) < share:
+        return None
+    period = 2.0 * half_period
+    if np.mean(half % 2 == 1) > 0.5:  # most beats on the odd half-beats: start the grid there
+        origin += half_period
+    idx = np.round((beats - origin) / period)
+    k = np.arange(idx[0], idx[-1] + 1)
+    offsets = period * np.linspace(-0.1, 0.1, 41)
+    grid = origin + offsets[:, None] + period * k[None, :]
+    score = np.interp(grid * frame_rate, np.arange(len(x)), x, left=0.0, right=0.0).sum(axis=1)
+    return grid[int(np.argmax(score))]
 
 
-def find_downbeats(
-    beats: np.ndarray,
-    *,
-    low_onset: np.ndarray,
-    chroma: np.ndarray,
-    frame_rate: float,
-    meter: int = 4,
-) -> np.ndarray:
-    """Downbeat times: the beat phase with the strongest bass energy + harmonic change.
+def beat_confidence(activation: np.ndarray, beat_frames: np.ndarray, *, frame_rate: float
+                    ) -> np.ndarray:  # fmt: skip
+    """Per-beat confidence ``[B]`` in [0, 1]: onset support on the beat against the mean of the
+    surrounding 2 s, mapped by ``1 - exp(-(ratio - 1))`` and smoothed over 4 beats (median)."""
+    if len(beat_frames) == 0:
+        return np.zeros(0)
+    width = max(3, int(round(2.0 * frame_rate)) | 1)
+    local = np.convolve(activation, np.ones(width) / width, mode="same")
+    on = _peak_at(activation, beat_frames)
+    ref = np.interp(beat_frames, np.arange(len(local)), local) + 1e-3
+    conf = 1.0 - np.exp(-np.maximum(on / ref - 1.0, 0.0) / 2.0)
+    if len(conf) >= 4:
+        pad = np.pad(conf, 2, mode="edge")
+        conf = np.median(np.lib.stride_tricks.sliding_window_view(pad, 5), axis=1)
+    return np.clip(conf, 0.0, 1.0)
 
-    ``low_onset`` ``[T]`` is a (linear) low-frequency energy or onset curve at ``frame_rate``.
-    """
-    if len(beats) < meter:
-        return beats[:1].copy()
-    frames = np.clip(np.round(beats * frame_rate).astype(int), 0, len(low_onset) - 1)
-    bass = np.array([low_onset[max(0, f - 2) : f + 3].max() for f in frames])
-    # Chroma averaged over each whole beat (not around the onset, where transients smear it):
-    # chords change on the one, so the beat-to-beat change peaks at the downbeat phase.
-    ends = np.r_[
-        frames[1:], min(chroma.shape[1], frames[-1] + max(1, int(np.median(np.diff(frames)))))
-    ]
-    beat_chroma = np.stack(
-        [chroma[:, a : max(b, a + 1)].mean(axis=1) for a, b in zip(frames, ends, strict=True)],
-        axis=1,
-    )
-    beat_chroma /= np.linalg.norm(beat_chroma, axis=0, keepdims=True) + 1e-9
-    change = np.r_[0.0, np.linalg.norm(np.diff(beat_chroma, axis=1), axis=0)]
-    # Harmonic change decides; bass (kicks on 1 and 3) only breaks ties between phases.
-    score = change / (change.mean() + 1e-9) + 0.25 * bass / (bass.mean() + 1e-9)
-    phase_scores = [score[p::meter].mean() for p in range(meter)]
-    phase = int(np.argmax(phase_scores))
-    return beats[phase::meter].copy()
+
+def _no_beats(tempo: float, confidence: float) -> BeatTrack:
+    """No beat grid; the tempo estimate is still reported, within the documented 60–200 bpm."""
+    empty = np.zeros(0)
+    return BeatTrack(float(np.clip(tempo, 60.0, 200.0)), confidence, empty, empty, empty, 4, "",
+                     False)  # fmt: skip
+
+
+def track_beats_full(*, log_mel: np.ndarray | None = None, chroma: np.ndarray, frame_rate: float,
+                     activation: BeatActivation | None = None) -> BeatTrack:  # fmt: skip
+    """Beat analysis from ``log_mel`` ``[n_mels, T]`` (dB) and ``chroma`` ``[12, T]``; or from
+    its ready ``activation`` (what the block-wise analysis passes: no spectrogram held)."""
+    if activation is None:
+        activation = beat_activation(log_mel, frame_rate=frame_rate)
+    tempo, confidence = estimate_tempo(activation.combined, frame_rate=frame_rate)
+    if confidence < MIN_TEMPO_CONFIDENCE:  # no pulse (a drone, a tone, noise): no grid
+        return _no_beats(tempo, confidence)
+    novelty = harmonic_novelty(chroma, frame_rate=frame_rate)
+    frames, tempo = choose_level(activation.combined, frame_rate=frame_rate, bpm=tempo)
+    if len(frames) < 4:
+        return _no_beats(tempo, confidence)
+    frames = choose_phase(frames, activation=activation, chroma_novelty=novelty)
+    conf = beat_confidence(activation.combined, frames, frame_rate=frame_rate)
+    keep = conf > 0.02  # no onset support at all: silence or a held chord, not a beat
+    frames, conf = frames[keep], conf[keep]
+    beats = frames / frame_rate
+    grid = fit_grid(beats, activation=activation.combined, frame_rate=frame_rate)
+    constant = grid is not None
+    if constant:
+        grid_frames = choose_phase(grid * frame_rate, activation=activation,
+                                   chroma_novelty=novelty, window=len(grid))  # fmt: skip
+        grid = grid_frames / frame_rate
+        beats = grid
+        conf = beat_confidence(activation.combined, grid * frame_rate, frame_rate=frame_rate)
+        tempo = 60.0 / float(np.median(np.diff(grid)))
+    elif len(beats) > 2:
+        tempo = 60.0 / float(np.median(np.diff(beats)))
+    downbeats, per_bar, meter = find_meter(
+        beats, low=activation.low, chroma=chroma, activation=activation.combined,
+        frame_rate=frame_rate,
+    )  # fmt: skip
+    return BeatTrack(float(tempo), float(confidence), beats, conf, downbeats, per_bar, meter,
+                     constant)  # fmt: skip

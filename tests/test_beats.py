@@ -1,0 +1,153 @@
+"""Beat, downbeat, tempo and meter tracking on the stress corpus (exact annotations) and on small
+synthetic signals: humanised timing, off-beat bass, 3/4, a tempo step, a drifting drummer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+from audio_fixtures import SR, triad, write_wav
+
+from renderer.analysis import analyze_signal, analyze_track
+from renderer.analysis.dbn import state_space, viterbi_beats
+from renderer.analysis.onsets import beat_activation, percussive_log_mel
+from renderer.analysis.tempo import estimate_tempo, tempo_prior
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import stress_corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+
+
+def _f(reference, estimate) -> float:
+    return float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(np.asarray(reference)),
+                                         mir_eval.beat.trim_beats(np.asarray(estimate))))  # fmt: skip
+
+
+def _clip(name: str, out: Path) -> tuple[Path, dict]:
+    wav = stress_corpus.build_corpus(out, names=[name])[0]
+    return wav, stress_corpus.load_annotation(wav)
+
+
+@pytest.mark.parametrize(
+    ("name", "bar"),
+    [
+        ("rock_110", 0.9),  # humanised rock, ±15 ms
+        ("offbass_122", 0.9),  # off-beat bass and open hats louder than the kick's band share
+        ("waltz_132", 0.9),  # 3/4
+        ("step_up_120", 0.75),  # +10 % tempo step mid-clip
+        ("drift_band_104", 0.75),  # a drummer drifting ±6 %
+    ],
+)
+def test_stress_clips_meet_the_bars(tmp_path, name, bar):
+    wav, ann = _clip(name, tmp_path)
+    a = analyze_track(wav, cache_dir=None)
+    assert _f(ann["beats"], a.beats) >= bar
+    assert a.tempo == pytest.approx(ann["bpm_median"], rel=0.04)
+    assert len(a.beat_confidence) == len(a.beats) and np.all(
+        (0 <= a.beat_confidence) & (a.beat_confidence <= 1)
+    )
+    if ann["meter"] == "3/4":
+        assert a.meter == "3/4" and a.beats_per_bar == 3
+        assert _f(ann["downbeats"], a.downbeats) >= 0.8
+    if ann["spec"]["tempo"] != "steady":
+        assert not a.constant_tempo  # a changing tempo keeps its tracked beats, no grid
+
+
+def test_stress_corpus_annotations_are_exact(tmp_path):
+    spec = next(s for s in stress_corpus.CORPUS if s.name == "rock_110")
+    beats = stress_corpus.beat_times(spec)
+    np.testing.assert_allclose(np.diff(beats), 60.0 / 110.0, atol=1e-3)
+    ramp = next(s for s in stress_corpus.CORPUS if s.name == "ramp_up_100")
+    ibi = np.diff(stress_corpus.beat_times(ramp))
+    assert np.all(np.diff(ibi) <= 1e-3) and 60 / ibi[-1] == pytest.approx(110.0, rel=0.01)
+    wav, ann = _clip("waltz_132", tmp_path)
+    assert ann["downbeats"] == ann["beats"][::3] and ann["meter"] == "3/4"
+    lines = wav.with_suffix(".beats.txt").read_text().splitlines()
+    assert len(lines) == len(ann["beats"]) and lines[1].split("\t")[1] == "2"
+    mtime = wav.stat().st_mtime_ns
+    assert stress_corpus.write_clip(ramp, tmp_path).exists()
+    assert stress_corpus.build_corpus(tmp_path, names=["waltz_132"])[0].stat().st_mtime_ns == mtime
+    with pytest.raises(ValueError, match="unknown clip"):
+        stress_corpus.build_corpus(tmp_path, names=["nope"])
+
+
+def test_analysis_json_carries_confidence_meter_and_grid_flag(tmp_path):
+    wav, _ = _clip("rock_110", tmp_path)
+    a = analyze_track(wav, cache_dir=tmp_path / "cache")
+    data = a.to_dict()
+    assert len(data["beat_confidence"]) == len(data["beats"]) and data["meter"] == "4/4"
+    b = analyze_track(wav, cache_dir=tmp_path / "cache")  # from the cache
+    np.testing.assert_allclose(b.beat_confidence, a.beat_confidence, atol=1e-3)
+    assert b.meter == a.meter and b.constant_tempo == a.constant_tempo
+
+
+def test_a_held_chord_gets_no_invented_beats():
+    y = np.concatenate([triad("C", False, 6.0), triad("A", True, 6.0)])
+    a = analyze_signal(y.astype(np.float32), sr=SR)
+    assert len(a.beats) == 0 or float(np.mean(a.beat_confidence)) < 0.3
+
+
+def test_viterbi_follows_a_tempo_step_beat_by_beat():
+    frame_rate = 100.0
+    beats = np.r_[np.arange(0.5, 10.0, 0.5), 10.0 + np.arange(0, 10.0, 60 / 132)]
+    act = np.full(int(21 * frame_rate), 0.02)
+    act[np.round(beats * frame_rate).astype(int)] = 0.9
+    times = viterbi_beats(act, min_period=40, max_period=60) / frame_rate
+    inside = times[(times > 0.3) & (times < 19.7)]  # the lattice runs on through the silent edges
+    assert _f(beats, inside) > 0.98
+    assert np.abs(inside[:, None] - beats[None, :]).min(axis=1).max() <= 0.011
+    periods, first = state_space(40, 60)
+    assert periods[0] == 40 and periods[-1] == 60 and first[1] == 40
+    assert viterbi_beats(np.zeros(10), min_period=40, max_period=60).size == 0
+
+
+def test_tempo_prefers_the_beat_over_its_subdivision():
+    frame_rate = SR / 512
+    n = int(30 * frame_rate)
+    act = np.zeros(n)
+    beat = 60 * frame_rate / 100.0
+    act[np.round(np.arange(0, n - 1, beat)).astype(int)] = 1.0
+    act[np.round(np.arange(beat / 2, n - 1, beat)).astype(int)] = 0.4  # eighth-note hats
+    tempo, conf = estimate_tempo(act, frame_rate=frame_rate)
+    assert tempo == pytest.approx(100.0, rel=0.02) and conf > 0.2
+    assert tempo_prior(np.array([120.0]))[0] == 1.0 > tempo_prior(np.array([240.0]))[0]
+
+
+def test_percussive_part_drops_held_notes(tmp_path):
+    import librosa
+
+    y = np.concatenate([triad("C", False, 3.0), np.zeros(SR, dtype=np.float32)])
+    clicks = np.zeros_like(y)
+    clicks[:: SR // 2] = 1.0  # a click every half second
+    mel = librosa.feature.melspectrogram(y=y + clicks, sr=SR, n_mels=96, hop_length=512)
+    log_mel = librosa.power_to_db(mel, top_db=80)
+    perc = percussive_log_mel(log_mel)
+    assert perc.shape == log_mel.shape and perc.max() <= log_mel.max() + 1e-6
+    act = beat_activation(log_mel, frame_rate=SR / 512)
+    peaks = np.round(np.arange(0, len(y) / SR, 0.5) * SR / 512).astype(int)
+    on = np.array([act.combined[max(0, p - 1) : p + 3].max() for p in peaks[1:-1]])
+    assert on.mean() > 5 * np.median(act.combined)
+    assert write_wav(tmp_path / "x.wav", y).exists()
+
+
+def test_reactivity_scores_accents_against_reference_beats_beside_chance():
+    from renderer.run.reactivity import reactivity_from_changes, reference_beats_from_bpm
+
+    fps = 30.0
+    truth = reference_beats_from_bpm(bpm=120.0, duration=20.0, first_beat=0.1)
+    assert len(truth) == 40 and truth[1] - truth[0] == pytest.approx(0.5)
+    change = np.full(int(20 * fps), 0.01)
+    change[np.round(truth * fps).astype(int)] = 0.2  # the picture flashes on the true beats
+    wrong = truth + 0.25  # a tracker half a beat off
+    r = reactivity_from_changes(change, fps=fps, onset=change, beats=wrong,
+                                section_starts=np.zeros(0), reference_beats=truth)  # fmt: skip
+    assert r["beat_reference"].endswith("(self-referenced)")
+    assert r["beat_accent_rate"] < 0.1 and r["reference_beat_accent_rate"] > 0.95
+    assert r["reference_beat_accent_chance"] == r["beat_accent_chance"] < 0.2
+    alone = reactivity_from_changes(change, fps=fps, onset=change, beats=truth,
+                                    section_starts=np.zeros(0))  # fmt: skip
+    assert "reference_beat_accent_rate" not in alone
+    with pytest.raises(ValueError, match="bpm must be > 0"):
+        reference_beats_from_bpm(bpm=0.0, duration=1.0)
