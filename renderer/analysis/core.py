@@ -1,4 +1,5 @@
-"""``Analysis`` record and the one-pass analyser that fills it (shared STFT, cached JSON)."""
+"""``Analysis`` record and the analyser that fills it from the block-wise spectral timeline shared
+with the features (:mod:`renderer.audio.spectral`; no whole-track STFT), cached as JSON."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import numpy as np
 from renderer.analysis import beats as beats_mod
 from renderer.analysis.chords import recognise_chords
 from renderer.analysis.key import estimate_key
+from renderer.analysis.onsets import activation_from_flux
 from renderer.analysis.structure import segment
-from renderer.audio.decode import file_sha256, load_audio
+from renderer.audio.decode import file_sha256
 from renderer.audio.features import loudness_gate
+from renderer.audio.spectral import Timeline, file_timeline, signal_timeline
 from renderer.errors import AudioError
 
-ANALYSIS_VERSION = 10
+ANALYSIS_VERSION = 12
 SAMPLE_RATE = 22050
 HOP = 512
 
@@ -45,11 +48,16 @@ class Analysis:
     tempo_confidence: float = 0.0
     source: str = ""
     sha256: str = ""
+    beat_confidence: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [B] in [0, 1]
+    meter: str = ""  # "4/4", "3/4", "6/8", … ("" without beats)
+    beats_per_bar: int = 4
+    constant_tempo: bool = False  # the beats are a fitted constant grid
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["beats"] = [round(float(t), 4) for t in self.beats]
         data["downbeats"] = [round(float(t), 4) for t in self.downbeats]
+        data["beat_confidence"] = [round(float(c), 3) for c in self.beat_confidence]
         data["version"] = ANALYSIS_VERSION
         return data
 
@@ -67,47 +75,54 @@ class Analysis:
             tempo_confidence=float(data.get("tempo_confidence", 0.0)),
             source=str(data.get("source", "")),
             sha256=str(data.get("sha256", "")),
+            beat_confidence=np.asarray(data.get("beat_confidence", []), dtype=float),
+            meter=str(data.get("meter", "")),
+            beats_per_bar=int(data.get("beats_per_bar", 4)),
+            constant_tempo=bool(data.get("constant_tempo", False)),
         )
 
 
+def flux_envelope(band_flux: np.ndarray) -> np.ndarray:
+    """Onset envelope ``[T]`` from per-band mean positive log-mel flux ``[bands, T]``.
+
+    The block-wise form of :func:`renderer.analysis.beats.onset_envelope` (which needs the whole
+    log-mel spectrogram): each band scaled by its own 99th percentile over the track, summed, slow
+    drifts removed. ``tests/test_memory_flat.py`` checks the two agree.
+    """
+    env = np.zeros(band_flux.shape[1])
+    for band in np.atleast_2d(band_flux):
+        env += band / (np.percentile(band, 99) + 1e-9)
+    env -= np.convolve(env, np.ones(17) / 17, mode="same")  # remove slow loudness drifts
+    return np.maximum(env, 0.0)
+
+
 def analyze_signal(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HOP) -> Analysis:
-    """Analyse mono audio ``y`` ``[N]`` at ``sr``."""
+    """Analyse mono audio ``y`` ``[N]`` at ``sr`` (the same block-wise path as a file)."""
+    timeline = signal_timeline(np.asarray(y, dtype=np.float32), sr=sr, hop_length=hop_length)
+    return analyze_timeline(timeline)
+
+
+def analyze_timeline(timeline: Timeline) -> Analysis:
+    """Analyse one track from its spectral :class:`~renderer.audio.spectral.Timeline` (frame-rate
+    onset flux, chroma, bass energy, MFCCs: no spectrogram)."""
     import librosa
 
-    y = np.asarray(y, dtype=np.float32)
-    duration = len(y) / sr
+    sr, hop_length = timeline.sample_rate, timeline.hop_length
+    duration = timeline.duration
     frame_rate = sr / hop_length
-    stft = np.abs(librosa.stft(y, n_fft=2048, hop_length=hop_length))
-    power = stft**2
-    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=96)
-    log_mel = librosa.power_to_db(mel, top_db=80)
-    env = beats_mod.onset_envelope(log_mel)
-    low_energy = mel[:12].sum(axis=0)  # linear bass energy: kicks mark downbeats
-    low_onset = beats_mod.onset_envelope(log_mel[:16], n_bands=1)
-    rms = np.sqrt(power.mean(axis=0))
+    low_onset = flux_envelope(timeline.low_flux[None, :])
+    rms = np.sqrt(timeline.power)
     # Near-silent frames (fade-outs, dither) fade to zero chroma, i.e. towards the "N" chord.
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0) * loudness_gate(rms)[None, :]
+    chroma = timeline.chroma * loudness_gate(rms)[None, :]
     if rms.max() < 1e-5:  # silence is music too: an empty but valid analysis
         return Analysis(duration, 0.0, np.zeros(0), np.zeros(0), "C", 0.0,
                         sections=[Segment(0.0, duration, "silence (A)")])  # fmt: skip
 
-    tempo, tempo_conf = beats_mod.estimate_tempo(env, frame_rate=frame_rate)
-    if tempo_conf < beats_mod.MIN_TEMPO_CONFIDENCE:  # no pulse (a drone, a tone): no grid
-        beat_times = np.zeros(0)
-    else:
-        beat_times = beats_mod.track_beats(env, frame_rate=frame_rate, bpm=tempo)
-    # Constant-tempo music (most of what gets a video) is better served by the exact grid than
-    # by frame-quantised DP beats; tempo then comes from the grid's sub-frame period.
-    beat_env = env / (env.max() + 1e-9) + low_onset / (low_onset.max() + 1e-9)
-    fitted = beats_mod.fit_grid(beat_times, env=beat_env, frame_rate=frame_rate, bpm=tempo)
-    if fitted is not None:
-        beat_times, tempo = fitted
-        beat_times = beats_mod.choose_phase(beat_times, chroma=chroma, frame_rate=frame_rate)
-    elif len(beat_times) > 8:  # varying tempo: a robust local average
-        tempo = 60.0 / float(np.median(np.diff(beat_times)))
-    downbeats = beats_mod.find_downbeats(
-        beat_times, low_onset=low_energy, chroma=chroma, frame_rate=frame_rate
-    )
+    activation = activation_from_flux(timeline.beat_flux, timeline.beat_low_flux,
+                                      frame_rate=frame_rate)  # fmt: skip
+    track = beats_mod.track_beats_full(chroma=chroma, frame_rate=frame_rate, activation=activation)
+    beat_times, downbeats = track.beats, track.downbeats
+    tempo, tempo_conf = track.tempo, track.tempo_confidence
 
     # Key: weight frames by tonal (non-percussive) energy; bass-register chroma helps the tonic.
     harmonic_weight = rms / (rms.max() + 1e-9)
@@ -122,7 +137,7 @@ def analyze_signal(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HO
     starts = np.r_[0, frames] / frame_rate
     chords = recognise_chords(sync_chroma, times=starts[: sync_chroma.shape[1]], end_time=duration)
 
-    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=13)
+    mfcc = timeline.mfcc13
     sync_mfcc = librosa.util.sync(mfcc, frames)
     sync_rms = librosa.util.sync(rms[None, :], frames)
     sync_low = librosa.util.sync(low_onset[None, :], frames)
@@ -143,6 +158,10 @@ def analyze_signal(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HO
         chords=[Segment(round(a, 3), round(b, 3), c) for a, b, c in chords],
         sections=[Segment(round(a, 3), round(b, 3), c) for a, b, c in sections],
         tempo_confidence=round(tempo_conf, 3),
+        beat_confidence=track.beat_confidence,
+        meter=track.meter,
+        beats_per_bar=track.beats_per_bar,
+        constant_tempo=track.constant_grid,
     )
 
 
@@ -160,8 +179,7 @@ def analyze_track(path: str | Path, *, cache_dir: Path | None = Path("cache/anal
                 return Analysis.from_dict(data)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             pass  # corrupt entry: recompute below
-    y, sr = load_audio(path, sr=SAMPLE_RATE, mono=True)
-    result = analyze_signal(y[0], sr=sr)
+    result = analyze_timeline(file_timeline(path, sr=SAMPLE_RATE, hop_length=HOP))
     result = Analysis.from_dict({**result.to_dict(), "source": str(path), "sha256": sha})
     if entry is not None:
         from renderer.files import write_text_atomic

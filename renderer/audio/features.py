@@ -7,8 +7,9 @@ percentile scaling, clipped) so presets behave the same on quiet and loud master
 ``to_video_frames`` resamples the timeline to exactly ``round(duration × fps)`` video frames, frame
 ``i`` sampled at time ``i / fps``.
 
-One STFT is computed and reused by every feature; HPSS runs on the mel magnitude spectrogram (not
-the complex STFT), so no inverse transforms are needed and the median filters stay cheap.
+The STFT is computed in blocks by :mod:`renderer.audio.spectral` (shared with the analysis), never
+for the whole track at once; HPSS runs on the 64-band mel magnitude (not the 1025-bin STFT: the
+median filters dominate the cost and scale with the bin count), so no inverse transforms are needed.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from renderer.audio.decode import file_sha256, load_audio
+from renderer.audio.decode import file_sha256
+from renderer.audio.spectral import N_FFT, Timeline, file_timeline, signal_timeline
 from renderer.errors import AudioError
 
-FEATURE_VERSION = 5
+FEATURE_VERSION = 6
 FEATURE_NAMES = ("rms", "centroid", "flatness", "onset", "harmonic", "percussive", "mfcc", "chroma")
 
 
@@ -95,44 +97,32 @@ def loudness_gate(rms: np.ndarray, *, floor_db: float = -60.0, knee_db: float = 
     return np.clip((level - floor_db) / knee_db, 0.0, 1.0)
 
 
-def compute_features(
-    y: np.ndarray, *, sr: int, hop_length: int = 512, n_fft: int = 2048, n_mfcc: int = 8
-) -> dict[str, np.ndarray]:
-    """Raw-then-normalised features of mono ``y`` ``[N]`` at ``sr``; see :class:`Features`."""
-    import librosa
-
-    y = np.asarray(y, dtype=np.float32)
-    stft = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, center=True))
-    power = stft**2
-    n = stft.shape[1]
-    rms = np.sqrt(np.mean(power, axis=0) * 2.0 / n_fft)
-    silent = rms < 1e-6
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    total = stft.sum(axis=0)
-    centroid = np.where(
-        total > 1e-10, (freqs[:, None] * stft).sum(axis=0) / np.maximum(total, 1e-10), 0
-    )
-    log_mean = np.mean(np.log(power + 1e-10), axis=0)
-    flatness = np.where(silent, 0.0, np.exp(log_mean) / (np.mean(power, axis=0) + 1e-10))
-    mel = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=64)
-    log_mel = librosa.power_to_db(mel, ref=1.0, top_db=80.0)
-    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=n_mfcc)
-    onset = librosa.onset.onset_strength(S=log_mel, sr=sr, hop_length=hop_length)
-    # HPSS on the 64-band mel magnitude, not the 1025-bin STFT: the median filters dominate the
-    # cost and scale with the bin count (18 s → 1 s for 5 minutes); only band energies are used.
-    harm, perc = librosa.decompose.hpss(np.sqrt(mel), kernel_size=(17, 9))
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, hop_length=hop_length, tuning=0.0)
-    chroma = chroma * loudness_gate(rms)[None, :]
+def features_from_timeline(timeline: Timeline) -> dict[str, np.ndarray]:
+    """The normalised features (see :class:`Features`) from a spectral :class:`Timeline`."""
+    rms = np.sqrt(timeline.power * 2.0 / N_FFT)
+    chroma = timeline.chroma * loudness_gate(rms)[None, :]
     return {
         "rms": robust_normalise(rms),
-        "centroid": robust_normalise(centroid),
-        "flatness": robust_normalise(flatness),
-        "onset": robust_normalise(onset[:n]),
-        "harmonic": robust_normalise(np.sqrt(np.mean(harm**2, axis=0))),
-        "percussive": robust_normalise(np.sqrt(np.mean(perc**2, axis=0))),
-        "mfcc": robust_normalise(mfcc.T),
+        "centroid": robust_normalise(timeline.centroid),
+        "flatness": robust_normalise(timeline.flatness),
+        "onset": robust_normalise(timeline.onset),
+        "harmonic": robust_normalise(timeline.harmonic),
+        "percussive": robust_normalise(timeline.percussive),
+        "mfcc": robust_normalise(timeline.mfcc.T),
         "chroma": np.clip(chroma.T, 0.0, 1.0).astype(np.float32),
     }
+
+
+def compute_features(
+    y: np.ndarray, *, sr: int, hop_length: int = 512, n_fft: int = N_FFT, n_mfcc: int = 8
+) -> dict[str, np.ndarray]:
+    """Raw-then-normalised features of mono ``y`` ``[N]`` at ``sr``; see :class:`Features`.
+
+    The same block-wise computation as for a file (:func:`extract_features`)."""
+    if n_fft != N_FFT:
+        raise ValueError(f"n_fft must be {N_FFT} (got {n_fft})")
+    timeline = signal_timeline(y, sr=sr, hop_length=hop_length, n_mfcc=n_mfcc)
+    return features_from_timeline(timeline)
 
 
 def _cache_path(cache_dir: Path, sha: str, params: dict) -> Path:
@@ -192,9 +182,9 @@ def extract_features(
         entry = _cache_path(Path(cache_dir), sha, params)
         cached = _load_cached(entry, sha=sha, params=params) if entry.exists() else None
     if cached is None:
-        y, _ = load_audio(path, sr=sr, mono=True)
-        arrays = compute_features(y[0], sr=sr, hop_length=hop_length, n_mfcc=n_mfcc)
-        duration = y.shape[1] / sr
+        timeline = file_timeline(path, sr=sr, hop_length=hop_length, n_mfcc=n_mfcc)
+        arrays = features_from_timeline(timeline)
+        duration = timeline.duration
         if cache_dir is not None:
             _save_atomic(entry, arrays=arrays, params=params, sha=sha, duration=duration)
         cached = {**arrays, "duration": duration}
