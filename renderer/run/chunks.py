@@ -5,7 +5,11 @@ manifest that records finished chunks so a resumed run skips them after verifyin
 
     {"version": 1, "tracks": {"<id>": {"n_frames": N, "chunks": {"0": {
         "start": 0, "stop": 300, "segment": "segments/<id>/0000.mp4", "segment_sha256": "…",
-        "frame_hashes": ["…", …], "chunk_hash": "…", "seconds": 12.3}, …}}}}
+        "frame_hashes": ["…", …], "chunk_hash": "…", "seconds": 12.3,
+        "worker": "<host>:<pid>"}, …}}}}
+
+The orchestrator alone writes segments and this file, whichever executor rendered the chunk
+(``worker`` says where: :mod:`renderer.run.executors`).
 
 The file is rewritten atomically (temp file + ``os.replace``) after every chunk, so a SIGKILL at
 any moment leaves either the previous or the new manifest, never a torn one.

@@ -1,8 +1,8 @@
 """One track's frames, chunk by chunk (ARCHITECTURE §2): latents for the chunk's frames (plus
 the post-fx warm-up frames before it) are decoded in a worker thread (ONNX Runtime/torch release
-the GIL) feeding a bounded queue; the main thread runs post-processing at the decode size, hashes
-each frame and pipes it to FFmpeg, which upscales to the output size in the encode call (the
-fastest measured path on CPU, see ``renderer/throughput.py``)."""
+the GIL) feeding a bounded queue; the main thread runs post-processing (grading at the decode
+size, then enlargement, grain and chroma effects at the output size: ``renderer/fx/postfx.py``),
+hashes each frame and pipes it to FFmpeg."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from renderer.decode.model_meta import latent_grid
 from renderer.run.chunks import Chunk, frame_hash
 from renderer.run.records import PreparedTrack
 
@@ -52,18 +51,19 @@ def threaded(source: Iterator, *, depth: int = 2) -> Iterator:
 
 
 class TrackRenderer:
-    """Renders the chunks of one prepared track with a shared decoder."""
+    """Renders the chunks of one prepared track with a decoder (the driver's, or a worker's own:
+    see :mod:`renderer.run.executors`)."""
 
-    def __init__(self, config, prepared: PreparedTrack, *, decoder, run_dir: Path) -> None:
+    def __init__(self, config, prepared: PreparedTrack, *, decoder) -> None:
         from renderer.control.controller import LatentController
         from renderer.fx.postfx import PostFX
 
-        self.config, self.prepared, self.decoder, self.run_dir = config, prepared, decoder, run_dir
+        self.config, self.prepared, self.decoder = config, prepared, decoder
         plan = prepared.plan
         meta = decoder.meta
         self.k = config.render.oversample
-        self.latent_hw = latent_grid(tuple(config.resolution), scale=meta.scale)
-        self.native = (self.latent_hw[1] * meta.scale, self.latent_hw[0] * meta.scale)  # (W, H)
+        self.latent_hw = decoder.latent_hw(tuple(config.resolution))
+        self.native = decoder.frame_size(tuple(config.resolution))  # (W, H) of decoded frames
         self.controller = LatentController(
             meta=meta,
             frames=prepared.sub_frames,
@@ -73,7 +73,8 @@ class TrackRenderer:
             latent_hw=self.latent_hw,
             markers=plan.markers,
         )
-        self.postfx = PostFX(plan.postfx, size=self.native, seed=plan.seed, track_id=plan.id)
+        self.postfx = PostFX(plan.postfx, size=self.native, seed=plan.seed, track_id=plan.id,
+                             output_size=tuple(config.resolution))  # fmt: skip
         self.batch = decoder.batch_size
 
     def _latents(self, start: int, stop: int) -> np.ndarray:
@@ -96,7 +97,10 @@ class TrackRenderer:
 
         for a in range(first, stop, self.batch):
             b = min(stop, a + self.batch)
-            frames = self.decoder.decode(self._latents(a, b))
+            # Times and look matter only to resolution-free backends (the CPPN); the GAN ignores them.
+            times = np.arange(a * self.k, b * self.k) / (self.config.frame_rate * self.k)
+            frames = self.decoder.decode(self._latents(a, b), size=self.native, times=times,
+                                         look=self.prepared.plan.cppn)  # fmt: skip
             yield a, average_subframes(frames, factor=self.k)
 
     def render_chunk(self, chunk: Chunk, segment: Path, *, on_frames: Callable[[int], None],
@@ -113,7 +117,7 @@ class TrackRenderer:
             segment,
             fps=cfg.frame_rate,
             size=tuple(cfg.resolution),
-            input_size=self.native,
+            input_size=self.postfx.output_size,
             profile=cfg.encode.profile,
             ffmpeg_path=str(cfg.encode.ffmpeg_path) if cfg.encode.ffmpeg_path else None,
             threads=cfg.encode.threads,
@@ -125,12 +129,14 @@ class TrackRenderer:
                     frames,
                     frame_indices=indices,
                     signals=self._signals(a, a + len(frames)),
-                    out=frames,
+                    out=frames
+                    if self.postfx.output_size == self.native
+                    else self.postfx.output_buffer(len(frames)),
                 )
                 keep = indices >= chunk.start
                 if not keep.any():
                     continue
-                out = graded[keep]
+                out = graded if keep.all() else graded[keep]  # a 1080p copy costs page faults
                 writer.write(out)
                 for frame, index in zip(out, indices[keep], strict=True):
                     hashes.append(frame_hash(frame))
@@ -138,10 +144,3 @@ class TrackRenderer:
                         on_frame(frame, int(index))
                 on_frames(len(out))
         return hashes
-
-
-def write_debug_frame(folder: Path, frame: np.ndarray, index: int) -> None:
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(frame).save(folder / f"{index:06d}.png")

@@ -1,5 +1,9 @@
 """One track: audio → features/analysis → latents → frames → segments → ``<id>.mp4``.
 
+The chunks go to an executor (:mod:`renderer.run.executors`: this process, a local pool or Ray)
+through :mod:`renderer.run.dispatch`, which writes and records every segment that comes back; the
+rest of the track (previews, mux, probe, reactivity) runs here whichever executor rendered it.
+
 Finished chunks are recorded in the run manifest and skipped on ``--resume`` after their segment
 hash is verified; a finished track is recorded with the hashes of its files and reused whole.
 The stage returns a :class:`~renderer.run.records.TrackResult`; it never raises for a bad track
@@ -14,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from renderer.decode.model_meta import sha256_file
 from renderer.errors import NoiseToSignalError, RenderError
-from renderer.run.chunks import Chunk, RunManifest, combine_hashes, plan_chunks
-from renderer.run.frames import TrackRenderer, write_debug_frame
+from renderer.run.chunks import RunManifest, plan_chunks
+from renderer.run.dispatch import render_chunks, segment_path
 from renderer.run.prepare import prepare_track
 from renderer.run.records import PreparedTrack, TrackResult
 
@@ -32,9 +35,12 @@ def render_track(
     cache_root: Path = Path("cache"),
     on_frames: Callable[[int], None] = lambda n: None,
     on_start: Callable[[str, int], None] = lambda track_id, n: None,
+    executor=None,
 ) -> TrackResult:
     """Render one track into ``run_dir``; errors are caught and returned in the result, and
-    problems with the input that did not stop it (:class:`AudioWarning`) are listed in it."""
+    problems with the input that did not stop it (:class:`AudioWarning`) are listed in it.
+    ``executor`` (:func:`renderer.run.executors.open_executor`) renders the chunks; default:
+    this process with ``decoder``."""
     from renderer.audio.decode import AudioWarning
 
     start = time.perf_counter()
@@ -53,8 +59,17 @@ def render_track(
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         notes = [str(w.message) for w in caught if issubclass(w.category, AudioWarning)]
         failed = replace(failed, warnings=notes)
-        result = _render(config, prepared, decoder=decoder, run_dir=run_dir, manifest=manifest,
-                         on_frames=on_frames, on_start=on_start)  # fmt: skip
+        own = None
+        if executor is None:
+            from renderer.run.executors import LocalExecutor, scratch_dir
+
+            executor = own = LocalExecutor(decoder=decoder, scratch=scratch_dir(run_dir))
+        try:
+            result = _render(config, prepared, executor=executor, run_dir=run_dir,
+                             manifest=manifest, on_frames=on_frames, on_start=on_start)  # fmt: skip
+        finally:
+            if own is not None:
+                own.close()
         result = replace(result, warnings=notes, seconds=time.perf_counter() - start)
         manifest.complete(plan.id, key=key, result=asdict(result), files=_result_files(result))
         return result
@@ -69,7 +84,7 @@ def render_track(
     return replace(failed, error=error, seconds=time.perf_counter() - start)
 
 
-def _render(config, prepared: PreparedTrack, *, decoder, run_dir: Path, manifest: RunManifest,
+def _render(config, prepared: PreparedTrack, *, executor, run_dir: Path, manifest: RunManifest,
             on_frames: Callable[[int], None], on_start: Callable[[str, int], None]
             ) -> TrackResult:  # fmt: skip
     """Chunks (rendered or reused) → previews → muxed file → probe, webm, reactivity."""
@@ -78,7 +93,6 @@ def _render(config, prepared: PreparedTrack, *, decoder, run_dir: Path, manifest
     from renderer.run.previews import PreviewCollector
 
     plan, fps, n, a = prepared.plan, config.frame_rate, prepared.n_frames, prepared.analysis
-    renderer = TrackRenderer(config, prepared, decoder=decoder, run_dir=run_dir)
     chunks = plan_chunks(n, fps=fps, chunk_seconds=config.render.chunk_seconds)
     manifest.track(plan.id, n_frames=n)
     loud = max(a.sections, key=lambda s: s.end - s.start, default=None)
@@ -88,37 +102,11 @@ def _render(config, prepared: PreparedTrack, *, decoder, run_dir: Path, manifest
         highlight=(loud.start + 2.0) if loud else 0.0,
     )  # fmt: skip
     on_start(plan.id, n)
-    debug_dir = run_dir / "frames" / plan.id if config.render.debug_frames else None
-    segments, chunk_hashes, rendered, skipped = [], [], 0, 0
-    for chunk in chunks:
-        segment = run_dir / "segments" / plan.id / f"{chunk.index:04d}.{segment_ext(config)}"
-        segments.append(segment)
-        done = manifest.finished(plan.id, chunk) if config.run.resume else None
-        if done is not None:
-            skipped += 1
-            chunk_hashes.append(done["chunk_hash"])
-            if config.render.previews:  # the previews' frames from the finished segment
-                _offer_from_segment(previews, segment, chunk, config)
-            on_frames(chunk.frames)
-            continue
-        t0 = time.perf_counter()
-
-        def on_frame(frame, index: int) -> None:
-            previews.offer(frame, index)
-            if debug_dir is not None:
-                write_debug_frame(debug_dir, frame, index)
-
-        hashes = renderer.render_chunk(chunk, segment, on_frames=on_frames, on_frame=on_frame)
-        if len(hashes) != chunk.frames:
-            raise RenderError(
-                f"{plan.id}: chunk {chunk.index} wrote {len(hashes)} of {chunk.frames} frames"
-            )
-        chunk_hash = combine_hashes(hashes)
-        manifest.record(plan.id, chunk, segment=str(segment.relative_to(run_dir)),
-                        segment_sha256=sha256_file(segment), frame_hashes=hashes,
-                        chunk_hash=chunk_hash, seconds=round(time.perf_counter() - t0, 3))  # fmt: skip
-        chunk_hashes.append(chunk_hash)
-        rendered += 1
+    chunk_hashes, rendered = render_chunks(config, prepared, chunks, executor=executor,
+                                           run_dir=run_dir, manifest=manifest,
+                                           previews=previews, on_frames=on_frames)  # fmt: skip
+    segments = [segment_path(config, run_dir, plan.id, c) for c in chunks]
+    skipped = len(chunks) - rendered
     written = (
         previews.write(run_dir / "thumbnails") if config.render.previews and previews.kept else {}
     )
@@ -179,25 +167,18 @@ def _reuse_finished(manifest: RunManifest, plan, key: dict) -> TrackResult | Non
                    chunks_rendered=0)  # fmt: skip
 
 
-def _offer_from_segment(previews, segment: Path, chunk: Chunk, config) -> None:
-    from renderer.encode.media import read_frames
-
-    wanted = previews.wanted(chunk.start, chunk.stop)
-    if not wanted:
-        return
-    ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
-    local = read_frames(segment, [i - chunk.start for i in wanted],
-                        size=tuple(config.resolution), ffmpeg_path=ffmpeg_path)  # fmt: skip
-    for offset, frame in sorted(local.items()):
-        previews.offer(frame, chunk.start + offset)
-
-
 def _reactivity(video: Path, prepared: PreparedTrack, *, ffmpeg_path: str | None) -> dict:
-    from renderer.run.reactivity import measure_reactivity
+    """Reactivity figures; the analysis and the series they came from go beside the video, in
+    ``analysis/<id>.json`` and ``analysis/<id>.reactivity.json``, for the run page."""
+    from renderer.run.page_data import write_track_data
+    from renderer.run.reactivity import measure_reactivity_series
 
-    return measure_reactivity(
+    figures, series = measure_reactivity_series(
         video, frames=prepared.frames, analysis=prepared.analysis, ffmpeg_path=ffmpeg_path
     )
+    write_track_data(video.parent, prepared.plan.id, analysis=prepared.analysis.to_dict(),
+                     series=series)  # fmt: skip
+    return figures
 
 
 def transcode_webm(
@@ -213,12 +194,6 @@ def transcode_webm(
     args = ["-i", str(mp4), *prof.video_args(width=size[0], height=size[1], fps=fps, threads=4),
             *prof.audio_args]  # fmt: skip
     return ffmpeg_to(find_ffmpeg(ffmpeg_path), out, args, what=f"{out}: webm transcode")
-
-
-def segment_ext(config) -> str:
-    from renderer.encode.profiles import get_profile
-
-    return get_profile(config.encode.profile).segment_ext
 
 
 def container(config) -> str:
