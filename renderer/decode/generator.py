@@ -42,7 +42,7 @@ class GeneratorConfig:
     style_share: float = 0.75  # latent prior: variance shared by all cells of a grid
     upsample: str = "nearest"  # ×2 upsampling in every UpBlock: "nearest" or "bilinear"
     stem_blocks: int = 0  # extra ResBlocks at the latent grid's resolution (cheap capacity)
-    padding_mode: str = "zeros"  # 3×3 convs' border: "zeros", or "reflect" (no position cue at edges)
+    padding_mode: str = "zeros"  # 3×3 convs' border: "zeros" or "reflect" (no edge cue)
 
     @property
     def scale(self) -> int:
