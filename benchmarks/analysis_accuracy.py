@@ -15,15 +15,22 @@ Beat F-measure, CMLt and AMLt are mir_eval's (first 5 s trimmed, ±70 ms); tempo
 within 4 % of the annotated median tempo, an octave error when within 4 % of ×2 or ×½ of it
 (×3, ×⅓ for the ternary 6/8 levels), counted separately. Prints markdown tables.
 
+``--before TREE`` adds the tracker of another checkout of this project (e.g. ``git worktree add
+/tmp/oldtree <commit>``) as the peer "before": its ``analyze_track`` runs in a separate process
+with ``PYTHONPATH=TREE`` on the same files, so before and after share one run.
+
 Usage: ``python benchmarks/analysis_accuracy.py [--album album] [--shared ../shared/audio]
-[--stress cache/stress] [--no-madmom] [--json out.json]``
+[--stress cache/stress] [--no-madmom] [--before TREE] [--json out.json]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import mir_eval
@@ -62,15 +69,51 @@ def tempo_class(found: float, truth: float, *, ternary: bool = False) -> str:
     return "octave" if any(abs(ratio / m - 1) <= 0.04 for m in levels) else "wrong"
 
 
-def evaluate_album(album: Path, *, cache: Path | None) -> list[dict]:
+_BEFORE_SCRIPT = """
+import json, sys
+from renderer.analysis import analyze_track
+out = {}
+for path in sys.argv[2:]:
+    a = analyze_track(path, cache_dir=None)
+    out[path] = {"beats": [float(b) for b in a.beats], "downbeats": [float(b) for b in a.downbeats],
+                 "tempo": float(a.tempo)}
+open(sys.argv[1], "w").write(json.dumps(out))
+"""
+
+
+def before_results(tree: Path | None, paths: list[Path]) -> dict[str, dict]:
+    """``{str(path): {"beats", "downbeats", "tempo"}}`` from the checkout at ``tree`` (its own
+    process, ``PYTHONPATH=tree``, run from inside it); ``{}`` without a tree."""
+    if tree is None or not paths:
+        return {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "before.json"
+        env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve())}
+        cmd = [sys.executable, "-c", _BEFORE_SCRIPT, str(out), *(str(p.resolve()) for p in paths)]
+        done = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{tree}: the 'before' tracker failed:\n{done.stderr[-2000:]}")
+        data = json.loads(out.read_text())
+    return {str(Path(k)): v for k, v in data.items()}
+
+
+def _down_f(truth: np.ndarray, downbeats: np.ndarray) -> float:
+    return float(
+        mir_eval.beat.f_measure(
+            mir_eval.beat.trim_beats(truth), mir_eval.beat.trim_beats(np.asarray(downbeats, float))
+        )
+    )
+
+
+def evaluate_album(album: Path, *, cache: Path | None, before: Path | None = None) -> list[dict]:
     rows = []
-    for track in json.loads((album / "tracklist.json").read_text()):
+    tracks = json.loads((album / "tracklist.json").read_text())
+    old = before_results(before, [album / t["src"] for t in tracks])
+    for track in tracks:
         result = analyze_track(album / track["src"], cache_dir=cache)
         first = float(track.get("first_beat", 0.0))
         truth = np.arange(first, result.duration - 0.01, 60.0 / track["bpm"])
-        down_f = mir_eval.beat.f_measure(
-            mir_eval.beat.trim_beats(truth[::4]), mir_eval.beat.trim_beats(result.downbeats)
-        )
+        down_f = _down_f(truth[::4], result.downbeats)
         bounds = [0.0, *track.get("markers", []), result.duration]
         ref = np.array(list(zip(bounds[:-1], bounds[1:], strict=True)))
         est = np.array([(s.start, s.end) for s in result.sections])
@@ -84,17 +127,28 @@ def evaluate_album(album: Path, *, cache: Path | None) -> list[dict]:
                                                         mirex_key(result.key)),
             "section_f3": round(float(sec_f), 3),
         })  # fmt: skip
+        prev = old.get(str((album / track["src"]).resolve()))
+        if prev is not None:
+            rows[-1].update({"before_tempo": round(prev["tempo"], 2),
+                             "before_beat_f": round(beat_scores(truth, prev["beats"])["f"], 3),
+                             "before_downbeat_f": round(_down_f(truth[::4], prev["downbeats"]), 3)
+                             })  # fmt: skip
     return rows
 
 
-def evaluate_stress(stress: Path, *, use_madmom: bool) -> list[dict]:
+def evaluate_stress(stress: Path, *, use_madmom: bool, before: Path | None = None) -> list[dict]:
     rows = []
-    for wav in build_corpus(stress):
+    wavs = build_corpus(stress)
+    old = before_results(before, wavs)
+    for wav in wavs:
         ann = load_annotation(wav)
         truth = np.asarray(ann["beats"])
         ternary = ann["meter"] == "6/8"
         ours = analyze_track(wav, cache_dir=None)
         peers = {"ours": (ours.beats, ours.tempo), "librosa": librosa_beats(wav)}
+        if old:
+            prev = old[str(wav.resolve())]
+            peers["before"] = (np.asarray(prev["beats"]), prev["tempo"])
         if use_madmom:
             peers["madmom"] = madmom_beats(wav, cache=stress / "madmom")
         row = {"clip": wav.stem, "condition": ann["spec"]["condition"], "meter": ann["meter"],
@@ -111,9 +165,12 @@ def evaluate_stress(stress: Path, *, use_madmom: bool) -> list[dict]:
     return rows
 
 
-def evaluate_shared(shared: Path, *, cache: Path | None, use_madmom: bool) -> list[dict]:
+def evaluate_shared(shared: Path, *, cache: Path | None, use_madmom: bool,
+                    before: Path | None = None) -> list[dict]:  # fmt: skip
     rows = []
-    for path in sorted(shared.glob("*.ogg")):
+    paths = sorted(shared.glob("*.ogg"))
+    old = before_results(before, paths) if use_madmom else {}
+    for path in paths:
         result = analyze_track(path, cache_dir=cache)
         truth = SHARED_KEYS.get(path.name)
         row = {"track": path.name, "tempo": round(result.tempo, 2), "meter": result.meter,
@@ -128,6 +185,10 @@ def evaluate_shared(shared: Path, *, cache: Path | None, use_madmom: bool) -> li
                         "ours_f_vs_madmom": round(beat_scores(ref_beats, result.beats)["f"], 3),
                         "librosa_f_vs_madmom": round(beat_scores(ref_beats, lib_beats)["f"], 3),
                         "librosa_tempo": round(lib_tempo, 2)})  # fmt: skip
+            if old:
+                prev = old[str(path.resolve())]
+                row["before_f_vs_madmom"] = round(beat_scores(ref_beats, prev["beats"])["f"], 3)
+                row["before_tempo"] = round(prev["tempo"], 2)
         rows.append(row)
     return rows
 
@@ -172,16 +233,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-madmom", action="store_true", help="skip the madmom reference")
     parser.add_argument("--skip", nargs="*", default=[], choices=["album", "stress", "shared"])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another checkout whose tracker is the peer 'before'")  # fmt: skip
     args = parser.parse_args(argv)
     use_madmom = not args.no_madmom and madmom_available()
-    peers = ["ours", "librosa"] + (["madmom"] if use_madmom else [])
+    peers = ["ours"] + (["before"] if args.before else []) + ["librosa"]
+    peers += ["madmom"] if use_madmom else []
     report: dict[str, list] = {}
     if "album" not in args.skip and (args.album / "tracklist.json").is_file():
-        report["album"] = evaluate_album(args.album, cache=args.cache)
+        report["album"] = evaluate_album(args.album, cache=args.cache, before=args.before)
         print("\n### Bundled album vs tracklist.json\n")
         print(markdown(report["album"], list(report["album"][0])))
     if "stress" not in args.skip:
-        report["stress"] = evaluate_stress(args.stress, use_madmom=use_madmom)
+        report["stress"] = evaluate_stress(args.stress, use_madmom=use_madmom,
+                                           before=args.before)  # fmt: skip
         print("\n### Stress corpus: mean per condition (beat F, AMLt, tempo ok/octave of n)\n")
         conds = condition_table(report["stress"], peers)
         print(markdown(conds, list(conds[0])))
@@ -191,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         cols += ["ours_downbeat_f", "ours_confidence"]
         print(markdown(report["stress"], cols))
     if "shared" not in args.skip and args.shared.is_dir():
-        report["shared"] = evaluate_shared(args.shared, cache=args.cache, use_madmom=use_madmom)
+        report["shared"] = evaluate_shared(args.shared, cache=args.cache, use_madmom=use_madmom,
+                                           before=args.before)  # fmt: skip
         title = "madmom as the reference" if use_madmom else "no beat reference (madmom absent)"
         print(f"\n### Real recordings in shared/audio ({title})\n")
         print(markdown(report["shared"], list(report["shared"][0])))

@@ -35,6 +35,8 @@ def _clip(name: str, out: Path) -> tuple[Path, dict]:
     [
         ("rock_110", 0.9),  # humanised rock, ±15 ms
         ("offbass_122", 0.9),  # off-beat bass and open hats louder than the kick's band share
+        ("funk_100", 0.9),  # syncopated kicks and bass on the "and": the backbeat decides
+        ("hiphop_90", 0.9),  # the same groove swung (57 %): the off-beat is late, not half-way
         ("waltz_132", 0.9),  # 3/4
         ("step_up_120", 0.75),  # +10 % tempo step mid-clip
         ("drift_band_104", 0.75),  # a drummer drifting ±6 %
@@ -87,6 +89,52 @@ def test_a_held_chord_gets_no_invented_beats():
     y = np.concatenate([triad("C", False, 6.0), triad("A", True, 6.0)])
     a = analyze_signal(y.astype(np.float32), sr=SR)
     assert len(a.beats) == 0 or float(np.mean(a.beat_confidence)) < 0.3
+
+
+def test_white_noise_gets_no_beat_grid_and_low_confidence():
+    rng = np.random.default_rng(7)
+    for seconds in (10, 30):
+        a = analyze_signal((0.3 * rng.standard_normal(seconds * SR)).astype(np.float32), sr=SR)
+        assert len(a.beats) == 0 and a.tempo_confidence < 0.1
+    from renderer.analysis.tempo import null_comb_height
+
+    frame_rate = SR / 512
+    clicks = np.zeros(int(20 * frame_rate))
+    clicks[:: int(round(frame_rate / 2))] = 1.0  # 120 bpm: far above what shuffling gives
+    assert estimate_tempo(clicks, frame_rate=frame_rate)[1] > 10 * null_comb_height(
+        clicks, frame_rate=frame_rate
+    )
+
+
+def test_phase_follows_the_backbeat_and_holds_through_weak_contrary_evidence():
+    from renderer.analysis.beats import choose_phase
+    from renderer.analysis.onsets import BeatActivation
+
+    n, p = 2000, 25  # 40 s at 120 bpm; beats on multiples of 25 frames
+    rng = np.random.default_rng(3)
+    low = 0.1 * rng.random(n)
+    low[0::p] = 0.5  # a kick on every beat …
+    low[12::p] = 1.0  # … and the bass on every "and", louder
+    high = 0.1 * rng.random(n)
+    high[0::p] = high[12::p] = 0.3  # hats on the eighths …
+    high[p :: 2 * p] = 1.0  # … and the clap on 2 and 4
+    broad = (low + high) / 2
+    act = BeatActivation(combined=broad, broad=broad, low=low, high=high)
+    novelty = np.zeros(n)
+    on = np.arange(0.0, n - 30, p)
+    off = on + 12.0
+    moved = choose_phase(off, activation=act, chroma_novelty=novelty)
+
+    def off_grid(frames):  # frames from the nearest beat
+        return np.abs((frames + p / 2) % p - p / 2).max()
+
+    assert off_grid(moved) <= 1.0  # the backbeat outweighs the louder off-beat bass
+    # one 16-beat stretch whose cues lean weakly to the "and" keeps the phase of its neighbours
+    weak = BeatActivation(combined=broad, broad=broad, low=low.copy(), high=high.copy())
+    weak.high[16 * p : 32 * p : p] = 0.3  # a stretch without the clap, its bass a little
+    weak.low[16 * p + 12 : 32 * p : p] = 0.55  # louder than the kick
+    kept = choose_phase(on, activation=weak, chroma_novelty=novelty)
+    assert off_grid(kept) == 0.0 and len(kept) == len(on)
 
 
 def test_viterbi_follows_a_tempo_step_beat_by_beat():

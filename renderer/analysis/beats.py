@@ -28,13 +28,15 @@ import numpy as np
 from renderer.analysis.dbn import state_space, viterbi_beats
 from renderer.analysis.meter import find_meter, harmonic_novelty
 from renderer.analysis.onsets import BeatActivation, beat_activation, onset_envelope
-from renderer.analysis.tempo import estimate_tempo, tempo_prior
+from renderer.analysis.tempo import estimate_tempo, null_comb_height, tempo_prior
 
 __all__ = ["BeatTrack", "MIN_TEMPO_CONFIDENCE", "onset_envelope", "track_beats_full"]
 
-# Below this comb height the activation has no periodicity worth a grid (a steady tone 0.0,
-# white noise ≈ 0.05, music with a beat 0.2–0.8): no beats are invented.
-MIN_TEMPO_CONFIDENCE = 0.08
+# A pulse needs a comb height this many times what the shuffled activation reaches
+# (tempo.null_comb_height): white noise 1.3–1.5×, an orchestral recording 5×, a beat 7–40×.
+PULSE_SIGNIFICANCE = 3.0
+# … and this much comb height above that chance level (the reported tempo confidence).
+MIN_TEMPO_CONFIDENCE = 0.03
 TEMPO_SPAN = 1.25  # the tracker follows the tempo within ×/÷ this of the chosen level
 LEVELS = (1.0,)
 # A constant grid is taken when it carries this share of the tracked beats' onset activation:
@@ -47,7 +49,7 @@ class BeatTrack:
     """Beat analysis of one track; times in seconds."""
 
     tempo: float  # bpm (median inter-beat interval, or the fitted grid's)
-    tempo_confidence: float  # [0, 1]
+    tempo_confidence: float  # [0, 1]: comb height above chance (tempo.null_comb_height)
     beats: np.ndarray  # [B]
     beat_confidence: np.ndarray  # [B] in [0, 1]
     downbeats: np.ndarray  # [D]
@@ -108,35 +110,91 @@ def choose_level(activation: np.ndarray, *, frame_rate: float, bpm: float
 
 
 PHASE_WINDOW = 16  # beats per phase decision: a slip to the "and" is repaired section by section
+# What a change of phase between two windows costs, in units of the window score: one window's
+# weak contrary evidence (a breakdown, a fill) cannot move the beats onto the "and" and back.
+PHASE_SWITCH_COST = 0.5
+BACKBEAT_WEIGHT = 2.0
 
 
-def _phase_score(frames: np.ndarray, cues: list[np.ndarray]) -> float:
-    return float(sum(on_off_contrast(x, frames) for x in cues))
+def backbeat(x: np.ndarray, beat_frames: np.ndarray) -> float:
+    """Strong/weak alternation of ``x`` from beat to beat: ``|mean(even) - mean(odd)|``.
+
+    Snares and claps fall on every other beat (2 and 4), so on the true beats the high band
+    alternates; half a beat off, the positions fall between those hits and see hats alike."""
+    n = len(beat_frames) // 2 * 2
+    if n < 4:
+        return 0.0
+    v = _peak_at(x, beat_frames[:n])
+    return float(abs(v[0::2].mean() - v[1::2].mean()))
+
+
+def phase_support(
+    frames: np.ndarray, other: np.ndarray, cues: list[np.ndarray], high: np.ndarray
+) -> float:
+    """How much better ``frames`` ``[B]`` sit on the beat than ``other`` ``[B-1]``, the positions
+    between them: the mean of each cue on the one against on the other, plus the high band's
+    backbeat on the one against on the other."""
+    score = sum(_peak_at(x, frames[:-1]).mean() - _peak_at(x, other).mean() for x in cues)
+    alternation = backbeat(high, frames[:-1]) - backbeat(high, other)
+    return float(score + BACKBEAT_WEIGHT * alternation)
+
+
+def off_beat_offset(frames: np.ndarray, x: np.ndarray) -> float:
+    """Where between beats ``frames`` the other phase lies, as a fraction of the beat in
+    [0.3, 0.7]: the offset with the most activation ``x`` on it. Half a beat in straight time;
+    in swung time the off-beat is late (a 60 % swing puts it at 0.6) and the beat itself, seen
+    from a sequence on the swung "and", lies at 1 - 0.6 = 0.4."""
+    ibi = np.diff(frames)
+    offsets = np.linspace(0.3, 0.7, 21)
+    support = np.array([_peak_at(x, frames[:-1] + d * ibi).mean() for d in offsets])
+    best = np.flatnonzero(support >= support.max() * 0.99)  # ties (the peak spans ±1 frame):
+    return float(offsets[best[np.argmin(np.abs(offsets[best] - 0.5))]])  # straight time wins
+
+
+def _windows(count: int, window: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` beat-interval ranges of ``window`` beats; a short tail joins the last."""
+    out = []
+    for start in range(0, count - 1, window):
+        stop = min(start + window, count - 1)
+        if count - 1 - stop < window // 2:
+            stop = count - 1
+        out.append((start, stop))
+        if stop == count - 1:
+            break
+    return out
 
 
 def choose_phase(frames: np.ndarray, *, activation, chroma_novelty: np.ndarray,
                  window: int = PHASE_WINDOW) -> np.ndarray:  # fmt: skip
-    """``frames`` with each stretch of ``window`` beats moved half a beat later where
-    that has more kick, broad-band onset and harmonic change on its beats (each cue's on/off
-    contrast, scaled by its own 95th percentile; ties keep the previous stretch's choice)."""
+    """``frames`` with each stretch of ``window`` beats kept or moved onto the other phase, the
+    off-beat between them (:func:`off_beat_offset`: half a beat, later in swung time).
+
+    Each stretch scores both hypotheses by :func:`phase_support` (kick/low band, broad-band
+    onsets and harmonic change on the beats, and the high band's backbeat; each cue scaled by
+    its own 95th percentile). The choice over all stretches is a two-state Viterbi in which
+    every change of phase costs :data:`PHASE_SWITCH_COST`: the beats move onto the other phase
+    only where the evidence for it outweighs that, summed over the stretches that follow.
+    """
     if len(frames) < 8:
         return frames
     cues = [x / (np.percentile(x, 95) + 1e-9)
             for x in (activation.low, activation.broad, chroma_novelty)]  # fmt: skip
-    mids = (frames[1:] + frames[:-1]) / 2.0
-    out: list[np.ndarray] = []
-    shifted = False
-    for start in range(0, len(frames) - 1, window):
-        stop = min(start + window, len(frames) - 1)
-        if len(frames) - 1 - stop < window // 2:
-            stop = len(frames) - 1  # the short tail joins the last window
-        score = _phase_score(frames[start : stop + 1], cues)
-        if abs(score) > 0.05:
-            shifted = score < 0
-        out.append(mids[start:stop] if shifted else frames[start:stop])
-        if stop == len(frames) - 1:
-            break
-    if not shifted:
+    high = activation.upper / (np.percentile(activation.upper, 95) + 1e-9)
+    mids = frames[:-1] + off_beat_offset(frames, activation.combined) * np.diff(frames)
+    spans = _windows(len(frames), window)
+    gain = np.array([phase_support(frames[a : b + 1], mids[a:b], cues, high) for a, b in spans])
+    emit = np.stack([gain, -gain], axis=1)  # [W, 2]: keep, shift
+    total, back = emit[0].copy(), np.zeros((len(spans), 2), dtype=int)
+    for k in range(1, len(spans)):
+        stay, switch = total, total[::-1] - PHASE_SWITCH_COST
+        back[k] = np.where(stay >= switch, [0, 1], [1, 0])
+        total = np.maximum(stay, switch) + emit[k]
+    state = [int(np.argmax(total))]
+    for k in range(len(spans) - 1, 0, -1):
+        state.append(int(back[k, state[-1]]))
+    state.reverse()
+    out = [mids[a:b] if st else frames[a:b] for (a, b), st in zip(spans, state, strict=True)]
+    if not state[-1]:
         out.append(frames[-1:])
     return np.concatenate(out)
 
@@ -144,13 +202,15 @@ def choose_phase(frames: np.ndarray, *, activation, chroma_novelty: np.ndarray,
 def _grid_search(beats: np.ndarray, x: np.ndarray, *, frame_rate: float, search: float = 0.02
                  ) -> tuple[float, np.ndarray]:  # fmt: skip
     """The constant grid over the span of ``beats`` (period within ±``search`` of their median
-    interval, any phase, sub-frame steps) with the most activation ``x`` on it: (score, grid)."""
+    interval, phase within a quarter beat of theirs, sub-frame steps) with the most activation
+    ``x`` on it: (score, grid). The phase stays the tracked one: on a syncopated groove the
+    "and" may carry more activation than the beat, which :func:`choose_phase` has weighed."""
     frames = np.arange(len(x))
     period0 = float(np.median(np.diff(beats)))
     best = (-np.inf, beats)
     for period in period0 * (1.0 + np.linspace(-search, search, 41)):
         count = int(np.floor((beats[-1] - beats[0]) / period)) + 1
-        grid = beats[0] + period * np.linspace(-0.5, 0.5, 41, endpoint=False)[:, None]
+        grid = beats[0] + period * np.linspace(-0.25, 0.25, 41)[:, None]
         grid = grid + period * np.arange(count)[None, :]
         score = np.interp(grid * frame_rate, frames, x, left=0.0, right=0.0).mean(axis=1)
         k = int(np.argmax(score))
@@ -224,9 +284,11 @@ def track_beats_full(*, log_mel: np.ndarray | None = None, chroma: np.ndarray, f
     its ready ``activation`` (what the block-wise analysis passes: no spectrogram held)."""
     if activation is None:
         activation = beat_activation(log_mel, frame_rate=frame_rate)
-    tempo, confidence = estimate_tempo(activation.combined, frame_rate=frame_rate)
-    if confidence < MIN_TEMPO_CONFIDENCE:  # no pulse (a drone, a tone, noise): no grid
-        return _no_beats(tempo, confidence)
+    tempo, height = estimate_tempo(activation.combined, frame_rate=frame_rate)
+    chance = null_comb_height(activation.combined, frame_rate=frame_rate) if height > 0 else 0.0
+    confidence = max(height - chance, 0.0)  # periodicity beyond what chance gives
+    if height < PULSE_SIGNIFICANCE * chance or confidence < MIN_TEMPO_CONFIDENCE:
+        return _no_beats(tempo, confidence)  # no pulse (a drone, a tone, noise): no grid
     novelty = harmonic_novelty(chroma, frame_rate=frame_rate)
     frames, tempo = choose_level(activation.combined, frame_rate=frame_rate, bpm=tempo)
     if len(frames) < 4:

@@ -19,7 +19,7 @@ from renderer.audio.features import loudness_gate
 from renderer.audio.spectral import Timeline, file_timeline, signal_timeline
 from renderer.errors import AudioError
 
-ANALYSIS_VERSION = 12
+ANALYSIS_VERSION = 13
 SAMPLE_RATE = 22050
 HOP = 512
 

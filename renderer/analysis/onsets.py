@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 LOW_BANDS = 12  # of 96 mel bands up to 11 kHz: ≈ 0–200 Hz
+N_MELS = 96  # the analysis mel bands (renderer.audio.spectral.ANALYSIS_MELS)
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
@@ -60,6 +61,12 @@ class BeatActivation:
     combined: np.ndarray  # what the tracker scores beats on
     broad: np.ndarray  # all bands
     low: np.ndarray  # kick / bass band
+    high: np.ndarray | None = None  # the bands above the low band (snare, clap, hats)
+
+    @property
+    def upper(self) -> np.ndarray:
+        """The high-band curve, or the broad band where none was given."""
+        return self.broad if self.high is None else self.high
 
 
 def percussive_log_mel(log_mel: np.ndarray, *, kernel: int = 17) -> np.ndarray:
@@ -77,18 +84,23 @@ def percussive_log_mel(log_mel: np.ndarray, *, kernel: int = 17) -> np.ndarray:
 
 
 def activation_from_flux(broad_flux: np.ndarray, low_flux: np.ndarray, *, frame_rate: float,
-                         low_weight: float = 0.6) -> BeatActivation:  # fmt: skip
-    """The beat activation from per-frame percussive flux ``[T]``: all bands and the
-    :data:`LOW_BANDS` lowest (what ``renderer.audio.spectral`` accumulates block by block).
+                         low_weight: float = 0.6, n_mels: int = N_MELS) -> BeatActivation:  # fmt: skip
+    """The beat activation from per-frame percussive flux ``[T]``: the mean over all ``n_mels``
+    bands and over the :data:`LOW_BANDS` lowest (what ``renderer.audio.spectral`` accumulates
+    block by block). The high band (snare, clap, hats) is the mean over the bands in between.
 
     ``combined = (broad + low_weight · low) / (1 + low_weight)``, lightly smoothed (a 3-frame
     triangle): a beat is where both an onset and a kick are likely.
     """
-    broad = _normalise(np.asarray(broad_flux, dtype=float), frame_rate=frame_rate)
-    low = _normalise(np.asarray(low_flux, dtype=float), frame_rate=frame_rate)
+    broad_flux = np.asarray(broad_flux, dtype=float)
+    low_flux = np.asarray(low_flux, dtype=float)
+    high_flux = np.maximum(n_mels * broad_flux - LOW_BANDS * low_flux, 0.0) / (n_mels - LOW_BANDS)
+    broad = _normalise(broad_flux, frame_rate=frame_rate)
+    low = _normalise(low_flux, frame_rate=frame_rate)
+    high = _normalise(high_flux, frame_rate=frame_rate)
     combined = (broad + low_weight * low) / (1.0 + low_weight)
     combined = np.convolve(combined, np.array([0.25, 0.5, 0.25]), mode="same")
-    return BeatActivation(combined=combined, broad=broad, low=low)
+    return BeatActivation(combined=combined, broad=broad, low=low, high=high)
 
 
 def beat_activation(log_mel: np.ndarray, *, frame_rate: float, low_weight: float = 0.6,
@@ -98,4 +110,5 @@ def beat_activation(log_mel: np.ndarray, *, frame_rate: float, low_weight: float
     if percussive:
         log_mel = percussive_log_mel(log_mel)
     return activation_from_flux(_flux(log_mel), _flux(log_mel[:LOW_BANDS]),
-                                frame_rate=frame_rate, low_weight=low_weight)  # fmt: skip
+                                frame_rate=frame_rate, low_weight=low_weight,
+                                n_mels=log_mel.shape[0])  # fmt: skip
