@@ -74,7 +74,9 @@ def run_once(path: Path) -> dict:
     from renderer.analysis import analyze_track
     from renderer.audio.features import extract_features
 
-    af._LAST_LOAD.clear()  # time the decode too, every repeat
+    last_load = getattr(af, "_LAST_LOAD", None)  # older features.py kept the last decode
+    if last_load is not None:
+        last_load.clear()  # time the decode too, every repeat
     c0, t0 = time.process_time(), time.perf_counter()
     extract_features(path, cache_dir=None)
     t1 = time.perf_counter()

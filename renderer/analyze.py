@@ -29,13 +29,16 @@ def analyze_to_dir(audio: Path, out_dir: Path, *, cache_root: Path = Path("cache
 def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
-    from renderer.console import make_console
+    from renderer.console import add_manners, make_console
 
     parser = argparse.ArgumentParser(prog="nts-analyze", description=__doc__)
     parser.add_argument("audio", nargs="+", type=Path, help="audio files (wav/mp3/ogg/flac)")
-    parser.add_argument("--out", type=Path, default=Path("renders/analysis"),
+    parser.add_argument("-o", "--output", dest="out", type=Path, default=Path("renders/analysis"),
+                        metavar="DIR",
                         help="output root; one folder per track (default: renders/analysis)")  # fmt: skip
+    parser.add_argument("--out", dest="out", type=Path, help=argparse.SUPPRESS)  # the old name
     parser.add_argument("--cache", type=Path, default=Path("cache"), help="cache root")
+    add_manners(parser, quiet=False)
     args = parser.parse_args(argv)
     console = make_console()
     table = Table(title="analysis")

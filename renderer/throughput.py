@@ -16,6 +16,8 @@ output size), encode (pre-made frames piped to FFmpeg, per ``--encode-profiles``
 The table ends with end-to-end / encode-only ratios: 1.0 means the encoder is the bottleneck.
 If ``--model-dir`` holds no ``meta.json`` yet, a randomly initialised generator of the default
 config is exported to ``cache/profile/random-model`` (same speed, meaningless pictures).
+``--backend cppn`` times the CPPN (no model folder): it decodes at the output size, so its
+upscale rows are copies and "decode" is the whole picture.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from renderer.config.models import PostFXConfig
+from renderer.config.models import BACKEND_NAMES, PostFXConfig
 from renderer.decode.decoder import open_decoder, upscale
-from renderer.decode.model_meta import latent_grid, sha256_file
+from renderer.decode.model_meta import sha256_file
 from renderer.encode.frame_writer import FrameWriter
 from renderer.fx.postfx import PostFX
 
@@ -134,11 +136,11 @@ def run_profile(
     e2e_only: bool = False,
 ) -> dict[str, float]:
     """Measure every stage; returns ``{row name: frames per second}`` (+ ``"_decoder_provider"``)."""
-    if not (Path(model_dir) / "meta.json").is_file():
+    if backend != "cppn" and not (Path(model_dir) / "meta.json").is_file():
         model_dir = random_model_dir(out_dir / "random-model")
     decoder = open_decoder(model_dir, backend=backend, batch_size=batch_size, threads=threads)
-    h, w = latent_grid(resolution, scale=decoder.scale)
-    native_size = (w * decoder.scale, h * decoder.scale)
+    h, w = decoder.latent_hw(resolution)
+    native_size = decoder.frame_size(resolution)  # the CPPN renders at the output size itself
     rng = np.random.default_rng(0)
     latents = rng.standard_normal((frames, decoder.meta.latent_channels, h, w), dtype=np.float32)
     postfx = PostFX(PostFXConfig(), size=resolution, seed=0, track_id="profile")
@@ -160,20 +162,22 @@ def run_profile(
     ring = np.empty((4, batch_size, resolution[1], resolution[0], 3), np.uint8)
     turn = itertools.count()
 
+    def decode(s: slice) -> np.ndarray:
+        # size and times matter to the CPPN only (a resolution-free backend); the GAN ignores them
+        return decoder.decode(latents[s], size=native_size, times=np.arange(s.start, s.stop) / fps)
+
     def decode_up(s: slice) -> tuple[slice, np.ndarray]:
         buf = ring[next(turn) % len(ring), : s.stop - s.start]
-        return s, upscale(decoder.decode(latents[s]), size=resolution, out=buf)
+        return s, upscale(decode(s), size=resolution, out=buf)
 
     def grade_write(out: FrameWriter, fx: PostFX, item: tuple[slice, np.ndarray]) -> None:
         s, batch = item
         out.write(fx.apply(batch, frame_indices=indices(s), out=batch))  # in place
 
-    decoder.decode(latents[slices[0]])  # warm-up (allocations, oneDNN kernel selection)
+    decode(slices[0])  # warm-up (allocations, oneDNN kernel selection)
     if not e2e_only:
         native: list[np.ndarray] = []
-        result["decode"] = frames / _timed(
-            lambda: native.extend(decoder.decode(latents[s]) for s in slices)
-        )
+        result["decode"] = frames / _timed(lambda: native.extend(decode(s) for s in slices))
         for method in ("cubic", "linear"):
             upscale(native[0], size=resolution, method=method, out=ring[0, : len(native[0])])
             result[f"upscale (cv2 {method})"] = frames / _timed(
@@ -220,7 +224,7 @@ def run_profile(
     result["e2e overlapped, ffmpeg scale"] = _encode_fps(
         writer("ffscale", input_size=native_size),
         lambda out: _pipeline(
-            [lambda s: (s, decoder.decode(latents[s])), lambda it: grade_write(out, native_fx, it)],
+            [lambda s: (s, decode(s)), lambda it: grade_write(out, native_fx, it)],
             slices,
         ),
         frames,
@@ -275,23 +279,30 @@ def print_table(result: dict[str, float], *, resolution: tuple[int, int], backen
 
 
 def main(argv: list[str] | None = None) -> int:
+    from renderer.console import add_manners
+
     parser = argparse.ArgumentParser(prog="nts-profile", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model-dir", type=Path, default=Path("models"))
+    parser.add_argument("--model-dir", type=Path, default=Path("models"),
+                        help="model folder (default: models)")  # fmt: skip
     parser.add_argument("--resolution", default="1920x1080", help="WxH of the output")
-    parser.add_argument("--frames", type=int, default=120)
-    parser.add_argument("--backend", choices=("onnx", "torch"), default="onnx")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=120, help="frames per stage (default: 120)")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default="onnx",
+                        help="decoder backend (default: onnx)")  # fmt: skip
+    parser.add_argument("--batch-size", type=int, default=8, help="decoder batch (default: 8)")
     parser.add_argument("--threads", type=int, default=None, help="decoder intra-op threads")
-    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the encode")
     parser.add_argument(
         "--encode-profiles", default="youtube", help="comma-separated; first one is used end to end"
     )
-    parser.add_argument("--out-dir", type=Path, default=CACHE)
+    parser.add_argument("-o", "--output", dest="out_dir", type=Path, default=CACHE,
+                        help=f"folder for the encoded test files (default: {CACHE})")  # fmt: skip
+    parser.add_argument("--out-dir", dest="out_dir", type=Path, help=argparse.SUPPRESS)  # old name
     parser.add_argument(
         "--no-passive", action="store_true", help="skip the OMP_WAIT_POLICY=PASSIVE run"
     )
     parser.add_argument("--e2e-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line")
+    add_manners(parser, quiet=False)
     args = parser.parse_args(argv)
     try:
         width, height = (int(v) for v in args.resolution.lower().split("x"))

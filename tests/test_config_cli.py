@@ -177,7 +177,11 @@ def test_every_flag_round_trips_into_the_config():
         "--batch-size", "8",
         "--backend", "torch",
         "--provider", "cpu",
-        "--output-root", "elsewhere",
+        "-o", "elsewhere",
+        "--model", "my-models",
+        "--executor", "processes",
+        "--workers", "2",
+        "--address", "127.0.0.1:6379",
     ]  # fmt: skip
     overrides = overrides_from_args(_parser().parse_args(argv))
     assert set(overrides) == set(CLI_FIELDS)  # one flag per CLI field
@@ -198,6 +202,17 @@ def test_every_flag_round_trips_into_the_config():
     assert config.model.backend == "torch"
     assert config.decoder.execution_provider == "cpu"
     assert config.output_root == Path("elsewhere")
+    assert config.model.dir == Path("my-models")
+    assert (config.render.executor, config.render.workers) == ("processes", 2)
+    assert config.render.address == "127.0.0.1:6379"
+
+
+def test_output_has_one_name_and_the_old_spelling_still_works(capsys):
+    for flag in ("-o", "--output", "--output-root"):
+        assert overrides_from_args(_parser().parse_args([flag, "out"])) == {"output_root": "out"}
+    _parser().print_help()
+    help_text = capsys.readouterr().out
+    assert "-o DIR, --output DIR" in help_text and "--output-root" not in help_text
 
 
 def test_only_given_flags_are_overrides():

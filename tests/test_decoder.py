@@ -261,7 +261,7 @@ def test_cuda_load_error_says_why_the_provider_cannot_load(tmp_path, monkeypatch
 
 
 def test_backend_registry_names():
-    assert set(decoder_mod.BACKENDS) == {"onnx", "torch"}
+    assert set(decoder_mod.BACKENDS) == {"onnx", "torch", "cppn"}  # cppn: test_cppn_backend.py
 
 
 GOLDEN_MODEL = "60e3a1388a48d020"  # sha256 prefix of models/generator.fp32.onnx the slice is for

@@ -137,16 +137,18 @@ def test_print_summary_table(tmp_path):
     )
     text = buf.getvalue()
     assert "[green]" not in text and "[red]" not in text  # markup rendered, not printed
-    assert str(run_dir) in text
+    assert f"run folder: {run_dir}" in text
     good = _row(text, "opening")
-    for cell in ("ok", "opening.mp4", "10.0 s", "20 s", "15.0", "3 new / 1 reused"):
+    for cell in ("ok", "10.0 s", "20 s", "15.0", "3+1"):  # chunks new+old
         assert cell in good
     assert "4.3" in good  # sync ms
     assert "0.51" in good  # onset correlation
     assert "90%" in good  # beats hit
+    assert _row(text, "Opening").startswith("│ Opening ")  # the title under its id
+    assert "  opening: opening.mp4" in text  # the files below the table
     bad = _row(text, "closing")
-    assert "failed: decoder crashed" in bad
-    assert bad.count("—") >= 4  # no file, sync, correlation, beats
+    assert "failed" in bad and "failed closing: decoder crashed" in text  # the error in full
+    assert bad.count("—") >= 3  # no sync, correlation, beats
     # totals count finished tracks only: 300 frames in 60 s
     assert "album film: —" in text
     assert "total 300 frames in 60 s (5.0 fps) on cpu" in text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from renderer.config.models import QUALITY, RenderConfig, deep_merge
+from renderer.config.models import BACKEND_NAMES, QUALITY, RenderConfig, deep_merge
 from renderer.errors import ConfigError
 
 
@@ -93,25 +93,51 @@ CLI_FIELDS: dict[str, tuple[str, Any]] = {
     "backend": ("model.backend", str),
     "provider": ("decoder.execution_provider", str),
     "output_root": ("output_root", str),
+    "model_dir": ("model.dir", str),
+    "executor": ("render.executor", str),
+    "workers": ("render.workers", int),
+    "address": ("render.address", str),
 }
 
 
 def add_cli_arguments(parser: Any) -> None:
     """Add the shared render overrides to an ``argparse.ArgumentParser``."""
-    group = parser.add_argument_group("config overrides (applied after render.yaml)")
+    import argparse
+
+    group = parser.add_argument_group(
+        "config overrides (applied after render.yaml; relative paths resolve against the config "
+        "file's folder, or the current folder when there is no config)"
+    )
+    group.add_argument("-o", "--output", dest="output_root", metavar="DIR",
+                       help="folder that holds <run-id>/ (default: renders)")  # fmt: skip
+    group.add_argument("--output-root", dest="output_root", help=argparse.SUPPRESS)  # old name
     group.add_argument("--preset", help="preset for every track (overrides per-track presets)")
     group.add_argument("--fps", type=int, help="frame rate, 24-120")
-    group.add_argument("--resolution", help="WIDTHxHEIGHT, e.g. 1280x720")
-    group.add_argument("--quality", choices=sorted(QUALITY), help="draft | standard | full")
-    group.add_argument("--tracks", help="comma-separated track ids to render")
+    group.add_argument("--resolution", metavar="WxH", help="output size, e.g. 1280x720")
+    group.add_argument("--quality", choices=sorted(QUALITY),
+                       help="draft (half size, 24 fps, fast encode) | standard | full (60 fps, 2x "
+                            "oversampling)")  # fmt: skip
+    group.add_argument("--tracks", metavar="IDS", help="comma-separated track ids to render")
     group.add_argument("--resume", action="store_true", default=None, help="skip finished chunks")
-    group.add_argument("--dry-run", action="store_true", default=None, help="plan, render nothing")
-    group.add_argument("--keep-frames", action="store_true", default=None)
-    group.add_argument("--debug-frames", action="store_true", default=None)
+    group.add_argument("--dry-run", action="store_true", default=None,
+                       help="print the plan (tracks, frames, estimated time), render nothing")  # fmt: skip
+    group.add_argument("--keep-frames", action="store_true", default=None,
+                       help="keep the intermediate segments and mastered audio")  # fmt: skip
+    group.add_argument("--debug-frames", action="store_true", default=None,
+                       help="also write every frame as PNG under <run-id>/frames/")  # fmt: skip
     group.add_argument("--batch-size", type=int, help="decoder batch size, 1-256")
-    group.add_argument("--backend", choices=["onnx", "torch"])
-    group.add_argument("--provider", choices=["auto", "cuda", "cpu"])
-    group.add_argument("--output-root", help="directory that holds renders/<run-id>/")
+    group.add_argument("--backend", choices=list(BACKEND_NAMES),
+                       help="decoder: ONNX Runtime, torch or the CPPN")  # fmt: skip
+    group.add_argument("--provider", choices=["auto", "cuda", "cpu"],
+                       help="ONNX Runtime device (auto: CUDA when it really loads)")  # fmt: skip
+    group.add_argument("--model", dest="model_dir", metavar="DIR",
+                       help="model folder (generator + meta.json; default: the bundled model)")  # fmt: skip
+    group.add_argument("--executor", choices=["local", "processes", "ray"],
+                       help="where chunks render: this process, a local pool, a Ray cluster")  # fmt: skip
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="processes: pool size (default: one per core)")  # fmt: skip
+    group.add_argument("--address", metavar="HOST:PORT",
+                       help="ray: a running cluster (`ray start --head`; default: start one here)")  # fmt: skip
 
 
 def overrides_from_args(args: Any) -> dict[str, Any]:

@@ -114,7 +114,28 @@ class PostFXConfig(Strict):
     persistence: float = Field(0.0, ge=0.0, le=0.98)
     pulse_exposure: float = Field(0.0, ge=-4.0, le=4.0)
     cut_exposure: float = Field(0.0, ge=-4.0, le=4.0)
-    saturation: float = Field(1.0, ge=0.0, le=3.0)
+    saturation: float = Field(1.0, ge=0.0, le=3.0)  # Oklab chroma gain, gamut soft-clipped
+    # Auto-grading, from each frame's own statistics (renderer/fx/autograde.py). Levels are
+    # those of the encoded picture: mean / std of the 8-bit grey frame, mean HSV saturation.
+    auto_exposure: float = Field(0.0, ge=0.0, le=1.0)  # pull of a frame's mean luma to target
+    target_luma: float = Field(118.0, ge=16.0, le=235.0)
+    luma_range: tuple[float, float] | None = None  # every frame's mean luma held inside
+    min_contrast: float = Field(0.0, ge=0.0, le=80.0)  # grey std stretched up to at least this
+    saturation_range: tuple[float, float] | None = None  # mean HSV saturation held inside
+    max_auto_stops: float = Field(2.0, ge=0.0, le=4.0)  # limit of the auto exposure gain
+    gamut_knee: float = Field(0.85, ge=0.5, le=1.0)  # chroma share of the gamut left untouched
+    sharpen: float = Field(0.0, ge=0.0, le=2.0)  # unsharp mask at the output size
+
+    @field_validator("luma_range", "saturation_range")
+    @classmethod
+    def _ordered_range(cls, value, info):
+        if value is None:
+            return value
+        lo, hi = value
+        top = 255.0 if info.field_name == "luma_range" else 1.0
+        if not 0.0 <= lo < hi <= top:
+            raise ValueError(f"needs 0 <= low < high <= {top:g}, got [{lo:g}, {hi:g}]")
+        return value
 
 
 class AlbumConfig(Strict):
@@ -122,9 +143,53 @@ class AlbumConfig(Strict):
     tracklist: Path = Path("album/tracklist.json")
 
 
+BACKEND_NAMES = ("onnx", "torch", "cppn")  # decoder backends (renderer/decode/decoder.py)
+
+
+class CPPNConfig(Strict):
+    """The CPPN backend's look (``model.cppn``, a preset's or a track's ``cppn`` block): a seeded
+    network of plane waves in (x, y), radial units in r and ``layers`` hidden layers of mixed
+    sine/Gaussian/tanh units, conditioned per frame on the controller's latent (phases, rotation,
+    zoom, biases), its pulse (amplitude) and the frame time (flow). See renderer/decode/cppn.py."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+    seed: int = Field(0, ge=0)  # the network's weights (the track seed moves the controller)
+    width: int = Field(16, ge=4, le=32)  # units per layer
+    layers: int = Field(2, ge=1, le=4)  # hidden layers after the coordinate layer
+    radial: int = Field(3, ge=0, le=8)  # coordinate units in r (the rest are plane waves)
+    min_frequency: float = Field(1.5, gt=0.0, le=100.0)  # rad per half picture height
+    max_frequency: float = Field(900.0, gt=0.0, le=4000.0)
+    fine_share: float = Field(0.5, ge=0.0, le=1.0)  # share of plane waves in the fine band
+    weight_scale: float = Field(1.6, gt=0.0, le=8.0)  # hidden-layer weight std × √fan-in
+    phase_gain: float = Field(1.0, ge=0.0, le=8.0)  # latent → wave phases (rad per unit)
+    bias_gain: float = Field(0.5, ge=0.0, le=4.0)  # latent → hidden biases
+    rotate_gain: float = Field(0.15, ge=0.0, le=2.0)  # latent → rotation (rad per unit)
+    zoom_gain: float = Field(0.1, ge=0.0, le=1.0)  # latent → log zoom
+    pulse_gain: float = Field(0.6, ge=0.0, le=4.0)  # pulse → amplitude of the first hidden layer
+    pulse_zoom: float = Field(0.05, ge=-1.0, le=1.0)  # pulse → log zoom
+    flow_speed: float = Field(0.3, ge=0.0, le=8.0)  # rad/s of wave phase drift (time input)
+    colour_gain: float = Field(1.0, ge=0.1, le=4.0)  # output pre-activation scale (contrast)
+    luma: float = Field(0.47, ge=0.2, le=0.8)  # target mean grey (0-1), set per frame
+    contrast: float = Field(0.2, ge=0.05, le=0.4)  # target grey standard deviation (0-1)
+    saturation: float = Field(0.46, ge=0.0, le=0.9)  # target mean HSV saturation
+
+    @model_validator(mode="after")
+    def _band(self) -> CPPNConfig:
+        if self.max_frequency < self.min_frequency:
+            raise ValueError(
+                f"max_frequency ({self.max_frequency}) must be ≥ min_frequency "
+                f"({self.min_frequency})"
+            )
+        if self.radial >= self.width:
+            raise ValueError(f"radial ({self.radial}) must be < width ({self.width})")
+        return self
+
+
 class ModelConfig(Strict):
     dir: Path = Path("models")
-    backend: Literal["onnx", "torch"] = "onnx"
+    backend: Literal["onnx", "torch", "cppn"] = "onnx"
+    cppn: CPPNConfig = CPPNConfig()  # used by backend: cppn (presets/tracks may overlay it)
 
 
 class AudioConfig(Strict):
@@ -145,12 +210,22 @@ class EncodeConfig(Strict):
     threads: int | None = Field(None, ge=1, le=64)
 
 
+EXECUTION_FIELDS = ("executor", "workers", "address", "task_cpus", "task_gpus", "max_retries")
+
+
 class RenderOptions(Strict):
     chunk_seconds: float = Field(10.0, ge=1.0, le=600.0)
     oversample: int = Field(1, ge=1, le=4)
     keep_frames: bool = False
     debug_frames: bool = False
     previews: bool = True
+    # Where chunks render (ARCHITECTURE §8); none of these changes a frame, so none is in the run id.
+    executor: Literal["local", "processes", "ray"] = "local"
+    workers: int | None = Field(None, ge=1, le=1024)  # processes: pool size (None: one per core)
+    address: str | None = Field(None, max_length=200)  # ray: cluster address (None: start one here)
+    task_cpus: float = Field(1.0, gt=0.0, le=256.0)  # ray: CPUs reserved per chunk task
+    task_gpus: float = Field(0.0, ge=0.0, le=16.0)  # ray: GPUs reserved per chunk task
+    max_retries: int = Field(3, ge=0, le=100)  # a chunk whose worker died is tried again this often
 
 
 class RunOptions(Strict):
@@ -180,6 +255,7 @@ class TrackOverride(Strict):
     trim: Trim | None = None
     controller: ControllerSettings | None = None
     postfx: PostFXConfig | None = None
+    cppn: CPPNConfig | None = None
 
 
 class RenderConfig(Strict):
@@ -238,14 +314,14 @@ class RenderConfig(Strict):
         """``run_id`` if set, else ``run-<hash>`` of the config without per-invocation switches."""
         if self.run_id:
             return self.run_id
-        # Switches that do not change the frames (run flags, keeping intermediates, previews) stay
+        # Switches that do not change the frames (run flags, intermediates, previews, executor) stay
         # out of the hash, so `--resume --keep-frames` finds the same run folder.
         data = self.model_dump(
             mode="json",
             exclude={
                 "run": True,
                 "run_id": True,
-                "render": {"keep_frames", "debug_frames", "previews"},
+                "render": {"keep_frames", "debug_frames", "previews", *EXECUTION_FIELDS},
             },
         )
         digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -39,12 +39,22 @@ def read_text_capped(path: Path, *, what: str, limit: int = MAX_CONFIG_BYTES) ->
         size = path.stat().st_size
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: {what} not found") from exc
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; expected a {what} file")
     if size > limit:
         raise ConfigError(f"{path}: {size:,} bytes; a {what} is limited to {limit:,} bytes")
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    nul = data.find(b"\x00")
+    if nul >= 0:  # UTF-8 text never holds NUL; an image, archive or UTF-16 file does
+        raise ConfigError(f"{path}: a binary file (NUL byte at {nul}), not a UTF-8 text {what}")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          f"a {what} must be UTF-8") from exc  # fmt: skip
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

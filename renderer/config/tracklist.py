@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from renderer.config.models import (
     TRACK_ID,
     ControllerSettings,
+    CPPNConfig,
     PostFXConfig,
     RenderConfig,
     Trim,
@@ -135,6 +136,7 @@ class TrackPlan:
     seed: int
     trim: Trim
     markers: tuple[float, ...]
+    cppn: CPPNConfig = CPPNConfig()  # the look when model.backend is cppn
 
     @property
     def id(self) -> str:
@@ -152,6 +154,7 @@ class TrackPlan:
             "markers": list(self.markers),
             "controller": self.controller.model_dump(mode="json"),
             "postfx": self.postfx.model_dump(mode="json"),
+            "cppn": self.cppn.model_dump(mode="json"),
         }
 
 
@@ -175,6 +178,9 @@ def resolve_track(config: RenderConfig, track: TrackSpec) -> TrackPlan:
     ctrl["preset"] = name
     fx = deep_merge(PostFXConfig().model_dump(), preset.postfx_overlay())
     fx = deep_merge(deep_merge(fx, explicit(config.postfx)), track_fx)
+    look = deep_merge(CPPNConfig().model_dump(), preset.cppn_overlay())
+    look = deep_merge(look, explicit(config.model.cppn))
+    look = deep_merge(look, explicit(override.cppn) if override and override.cppn else {})
     seed = override.seed if override and override.seed is not None else None
     trim = override.trim if override and override.trim else Trim()
     end = trim.end if trim.end is not None else float("inf")
@@ -184,6 +190,7 @@ def resolve_track(config: RenderConfig, track: TrackSpec) -> TrackPlan:
         preset=name,
         controller=ControllerSettings.model_validate(ctrl),
         postfx=PostFXConfig.model_validate(fx),
+        cppn=CPPNConfig.model_validate(look),
         seed=seed if seed is not None else derive_seed(config.seed, "track", track.id),
         trim=trim,
         markers=markers,

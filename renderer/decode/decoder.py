@@ -1,7 +1,8 @@
 """Latents → frames: batched generator inference and upscaling to the output size.
 
 ``open_decoder(model_dir)`` verifies the model's hashes against ``meta.json`` and opens a backend
-(``"onnx"``: ONNX Runtime; ``"torch"``: PyTorch + safetensors). :meth:`Decoder.decode` cuts the
+(``"onnx"``: ONNX Runtime; ``"torch"``: PyTorch + safetensors; ``"cppn"``: a seeded CPPN evaluated
+at the output size, which needs no model folder, see :mod:`renderer.decode.cppn`). :meth:`Decoder.decode` cuts the
 latents into batches; when a batch fails with (CUDA) out-of-memory the batch size halves — for the
 rest of the run — and decoding goes on. :func:`upscale` resizes uint8 frames with OpenCV, the
 fastest measured CPU path (272×480 → 1080p bicubic ≈2.5 ms/frame vs ≈4 ms torch uint8, 20+ ms PIL;
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 
 from renderer.decode.backends import is_out_of_memory
-from renderer.decode.model_meta import ModelMeta, load_model_meta, verify_artefact
+from renderer.decode.model_meta import ModelMeta, latent_grid, load_model_meta, verify_artefact
 from renderer.errors import ModelError, RenderError
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,23 @@ def _open_torch(
     return TorchBackend(meta, path, provider=provider, threads=threads, precision=precision)
 
 
-BACKENDS: dict[str, Callable] = {"onnx": _open_onnx, "torch": _open_torch}
+def _open_cppn(meta: None, *, provider: str, threads: int | None, **_):
+    from renderer.decode.backends.cppn_backend import CPPNBackend
+
+    return CPPNBackend(provider=provider, threads=threads)
+
+
+BACKENDS: dict[str, Callable] = {"onnx": _open_onnx, "torch": _open_torch, "cppn": _open_cppn}
+MODEL_FREE = frozenset({"cppn"})  # backends that bring their own ModelMeta (no model folder)
 
 
 class Decoder:
     """Batched decoding with out-of-memory back-off.
 
     ``backend`` is any object with ``run(latents [B, C, h, w] f32) -> uint8 [B, H, W, 3]``,
-    ``provider: str`` and ``fixed_batch: int | None``.
+    ``provider: str`` and ``fixed_batch: int | None``. A *resolution-free* backend
+    (``resolution_free = True``, the CPPN) renders at the size it is given: its ``run`` also takes
+    ``size``, ``times`` and ``look``, and it names its own ``latent_hw(resolution)``.
     """
 
     def __init__(self, backend, *, meta: ModelMeta, batch_size: int = 8) -> None:
@@ -59,6 +69,21 @@ class Decoder:
         self.fixed_batch = getattr(backend, "fixed_batch", None)
         self.batch_size = self.fixed_batch or int(batch_size)
         self.provider: str = backend.provider
+        self.resolution_free = bool(getattr(backend, "resolution_free", False))
+
+    def latent_hw(self, resolution: tuple[int, int]) -> tuple[int, int]:
+        """Latent ``(h, w)`` the controller should produce for an output ``(W, H)``."""
+        if self.resolution_free:
+            return tuple(self.backend.latent_hw(resolution))
+        return latent_grid(resolution, scale=self.meta.scale)
+
+    def frame_size(self, resolution: tuple[int, int]) -> tuple[int, int]:
+        """``(W, H)`` of decoded frames for an output ``(W, H)``: the output itself for a
+        resolution-free backend, else latent grid × scale (FFmpeg or :func:`upscale` enlarges)."""
+        if self.resolution_free:
+            return int(resolution[0]), int(resolution[1])
+        h, w = self.latent_hw(resolution)
+        return w * self.scale, h * self.scale
 
     @property
     def scale(self) -> int:
@@ -78,22 +103,35 @@ class Decoder:
             )
         return np.ascontiguousarray(latents, dtype=np.float32)
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray, **frame_args) -> np.ndarray:
+        if self.resolution_free:
+            return self.backend.run(batch, **frame_args)
         if self.fixed_batch and len(batch) < self.fixed_batch:
             # A statically shaped model: pad with copies of the last latent, drop the extra frames.
             pad = np.repeat(batch[-1:], self.fixed_batch - len(batch), axis=0)
             return self.backend.run(np.concatenate([batch, pad]))[: len(batch)]
         return self.backend.run(batch)
 
-    def decode(self, latents: np.ndarray) -> np.ndarray:
-        """float32 ``[N, C, h, w]`` → uint8 ``[N, scale·h, scale·w, 3]``, in batches."""
+    def decode(self, latents: np.ndarray, *, size: tuple[int, int] | None = None,
+               times: np.ndarray | None = None, look=None) -> np.ndarray:  # fmt: skip
+        """float32 ``[N, C, h, w]`` → uint8 ``[N, scale·h, scale·w, 3]``, in batches.
+
+        Resolution-free backends render ``[N, H, W, 3]`` at ``size = (W, H)`` (required), at frame
+        ``times [N]`` in seconds (default 0) with the backend-specific ``look``; the generator
+        backends ignore the three."""
         latents = self._check(latents)
+        if self.resolution_free and size is None:
+            raise ValueError(f"decoder backend on {self.provider} renders at a size: pass size=")
         out: list[np.ndarray] = []
         start = 0
         while start < len(latents):
             batch = latents[start : start + self.batch_size]
+            args = {}
+            if self.resolution_free:
+                args = {"size": size, "look": look,
+                        "times": None if times is None else times[start : start + len(batch)]}  # fmt: skip
             try:
-                frames = self._run(batch)
+                frames = self._run(batch, **args)
             except Exception as exc:
                 if not is_out_of_memory(exc) or self.fixed_batch:
                     raise
@@ -108,6 +146,9 @@ class Decoder:
             start += len(batch)
         if not out:
             h, w = latents.shape[2:]
+            if self.resolution_free:
+                w, h = size
+                return np.empty((0, h, w, 3), np.uint8)
             return np.empty((0, h * self.scale, w * self.scale, 3), np.uint8)
         return np.concatenate(out) if len(out) > 1 else out[0]
 
@@ -127,15 +168,19 @@ def open_decoder(
     ``provider``: ``"auto"`` (CUDA when it really loads, else CPU), ``"cuda"`` (error if unusable)
     or ``"cpu"``. ``threads``: intra-op threads (``None``: the backend's default). ``precision``
     (torch only): ``"auto"`` (bf16 where the CPU/GPU supports it), ``"fp32"``, ``"bf16"``.
-    Raises :class:`ModelError` on a missing/corrupt model or a hash mismatch.
+    Raises :class:`ModelError` on a missing/corrupt model or a hash mismatch. ``"cppn"``
+    ignores ``model_dir``, ``verify`` and ``precision``.
     """
-    meta = load_model_meta(model_dir)
     try:
         opener = BACKENDS[backend]
     except KeyError:
         raise ModelError(
             f"decoder backend {backend!r} unknown; choose one of {', '.join(BACKENDS)}"
         ) from None
+    if backend in MODEL_FREE:
+        impl = opener(None, provider=provider, threads=threads)
+        return Decoder(impl, meta=impl.meta, batch_size=batch_size)
+    meta = load_model_meta(model_dir)
     impl = opener(meta, provider=provider, threads=threads, verify=verify, precision=precision)
     return Decoder(impl, meta=meta, batch_size=batch_size)
 

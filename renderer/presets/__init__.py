@@ -9,6 +9,9 @@ the precedence). Only the fields a preset writes are applied, so a preset can be
       anchors: {prefer: {luma: -1.0}, temperature: 0.5}
       motion: {pulse_strength: 0.1}
     postfx: {lut: cool_night, vignette: 0.4}
+
+A ``cppn`` block sets the look of the CPPN backend (``model.backend: cppn``); the generator
+backends ignore it. The ``cppn-*`` presets are tuned for that backend.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from renderer.config.models import (
     ControllerSettings,
+    CPPNConfig,
     PostFXConfig,
     Strict,
     explicit,
@@ -41,6 +45,7 @@ class Preset(Strict):
     description: str = ""
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     postfx: PostFXConfig = Field(default_factory=PostFXConfig)
+    cppn: CPPNConfig = Field(default_factory=CPPNConfig)
 
     @field_validator("controller")
     @classmethod
@@ -56,6 +61,10 @@ class Preset(Strict):
     def postfx_overlay(self) -> dict[str, Any]:
         """Post-processing fields this preset sets."""
         return explicit(self.postfx)
+
+    def cppn_overlay(self) -> dict[str, Any]:
+        """CPPN look fields this preset sets."""
+        return explicit(self.cppn)
 
 
 def list_presets() -> list[str]:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from renderer.errors import NoiseToSignalError
+from renderer.run.page import publish_run_page
 from renderer.run.prepare import remaster
 from renderer.run.track import render_track
 
@@ -62,27 +63,28 @@ def run_album(args, *, with_film: bool = True) -> int:
     """The body of both CLIs (``args`` from :func:`renderer.config.cli.add_cli_arguments` plus
     ``--config``): returns the process exit code."""
     from renderer.config.cli import overrides_from_args
-    from renderer.config.loading import load_config
-    from renderer.config.tracklist import load_tracklist, resolve_track, select_tracks
-    from renderer.console import make_console
+    from renderer.config.discover import load_run_inputs
+    from renderer.config.tracklist import resolve_track, select_tracks
+    from renderer.console import make_console, verbosity
     from renderer.decode.decoder import open_decoder
     from renderer.files import remove_partials, write_text_atomic
     from renderer.run.summary import print_plan, versions
 
-    console = make_console()
-    try:
-        config = load_config(args.config, overrides=overrides_from_args(args))
-        tracks = load_tracklist(
-            config.path(config.album.tracklist), album_root=config.path(config.album.root)
-        )
+    console = make_console(verbosity=verbosity(args))
+    try:  # a config + tracklist, or (no config) the audio files named on the command line
+        config, tracks = load_run_inputs(config_path=getattr(args, "config", None),
+                                         source=getattr(args, "audio", None),
+                                         overrides=overrides_from_args(args))  # fmt: skip
         plans = [resolve_track(config, t) for t in select_tracks(config, tracks)]
     except NoiseToSignalError as exc:
         console.print(f"[red]error[/red] {exc}")
         return 2
     run_dir = config.run_dir()
-    if config.run.dry_run:
-        print_plan(console, config=config, plans=plans, run_dir=run_dir)
-        return 0
+    if config.run.dry_run or console.verbosity > 0:
+        print_plan(console, config=config, plans=plans, run_dir=run_dir,
+                   dry_run=config.run.dry_run)  # fmt: skip
+        if config.run.dry_run:
+            return 0
     start = time.perf_counter()
     try:  # model and FFmpeg first: a run that cannot start leaves no folder behind
         decoder = open_decoder(config.path(config.model.dir), backend=config.model.backend,
@@ -90,6 +92,9 @@ def run_album(args, *, with_film: bool = True) -> int:
                                batch_size=config.decoder.batch_size, threads=config.decoder.threads)  # fmt: skip
         ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
         run_versions = versions(ffmpeg_path=ffmpeg_path)
+        from renderer.run.executors import open_executor  # where chunks render (ARCHITECTURE §8)
+
+        executor = open_executor(config, decoder=decoder, run_dir=run_dir)
     except NoiseToSignalError as exc:
         console.print(f"[red]error[/red] {exc}")
         return 2
@@ -100,55 +105,39 @@ def run_album(args, *, with_film: bool = True) -> int:
         return 1
     try:
         return _render_run(console, config, plans, decoder=decoder, run_dir=run_dir,
-                           versions=run_versions, start=start, with_film=with_film)  # fmt: skip
+                           versions=run_versions, start=start, with_film=with_film,
+                           executor=executor)  # fmt: skip
     finally:
+        executor.close()
         remove_partials(run_dir)  # a write cut short (disk full, crash) leaves no litter
 
 
 def _render_run(console, config, plans, *, decoder, run_dir: Path, versions: dict, start: float,
-                with_film: bool) -> int:  # fmt: skip
+                with_film: bool, executor=None) -> int:  # fmt: skip
     """Render the planned tracks and the film, write meta.json and print the summary."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,  # fmt: skip
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
+    from renderer.console import AlbumProgress
     from renderer.files import describe_write_failure
     from renderer.run.chunks import RunManifest
-    from renderer.run.summary import print_summary, write_meta
+    from renderer.run.summary import planned_frames, print_summary, write_meta
 
-    console.print(
-        f"model {decoder.meta.model_dir} on [bold]{decoder.provider}[/bold]; run dir {run_dir}"
-    )
+    console.info(f"model {decoder.meta.model_dir} on [bold]{decoder.provider}[/bold]; "
+                 f"run dir {run_dir}", soft_wrap=True)  # fmt: skip
     manifest = RunManifest(run_dir)
     cache_root = config.path("cache")
     results = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[fps]:>5.1f} fps"), TimeElapsedColumn(), TextColumn("ETA"),
-               TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("album", total=None, fps=0.0)
-        t0 = time.perf_counter()
-        done_frames = [0]
-
-        def on_frames(n: int) -> None:
-            done_frames[0] += n
-            elapsed = time.perf_counter() - t0
-            progress.update(task, advance=n, fps=done_frames[0] / max(elapsed, 1e-9))
-
-        def on_start(track_id: str, n: int) -> None:
-            progress.update(task, description=track_id, total=(progress.tasks[0].total or 0) + n)
-
+    # The whole album's frames from the start (header durations), exact once each track is read.
+    estimates = {p.id: planned_frames(p, fps=config.frame_rate) for p in plans}
+    with AlbumProgress(console, estimates=estimates) as progress:
         for plan in plans:
             result = render_track(config, plan, decoder=decoder, run_dir=run_dir, manifest=manifest,
-                                  cache_root=cache_root, on_frames=on_frames, on_start=on_start)  # fmt: skip
+                                  cache_root=cache_root, on_frames=progress.advance,
+                                  on_start=progress.start, executor=executor)  # fmt: skip
+            progress.finish(plan.id)
             if not result.ok:
-                progress.console.print(f"[red]track {plan.id} failed:[/red] {result.error}")
+                progress.note(f"[red]track {plan.id} failed:[/red] {result.error}")
+            else:
+                console.detail(f"{plan.id}: {result.frames} frames in {result.seconds:.0f} s "
+                               f"-> {result.output}", soft_wrap=True)  # fmt: skip
             results.append(result)
     album, film_ok = None, True
     if with_film and len(plans) > 1:
@@ -175,4 +164,5 @@ def _render_run(console, config, plans, *, decoder, run_dir: Path, versions: dic
     print_summary(
         console, results, run_dir=run_dir, album=album, seconds=seconds, provider=decoder.provider
     )
+    ok = publish_run_page(console, run_dir) and ok  # index.html, rewritten by every run
     return 0 if ok else 1

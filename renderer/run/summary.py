@@ -121,37 +121,60 @@ def write_meta(
 def print_summary(
     console, results: Sequence, *, run_dir: Path, album: Path | None, seconds: float, provider: str
 ) -> None:
-    """The end-of-run table: files, durations, render time, fps, sync and reactivity."""
+    """The end-of-run table (fits 80 columns; long cells fold, nothing is cut), then the files,
+    errors and warnings in full below it. With ``-q`` only the files, errors and warnings."""
     from rich.table import Table
 
-    table = Table(title=f"render summary — {run_dir}")
-    for col in ("track", "status", "file", "duration", "render", "fps", "chunks", "sync ms",
-                "onset corr", "beats hit"):  # fmt: skip
-        table.add_column(col)
+    quiet = getattr(console, "verbosity", 0) < 0
+    table = Table(title="render summary", title_justify="left", padding=(0, 1))
+    for col, justify in (("track", "left"), ("status", "left"), ("length", "right"),
+                         ("render", "right"), ("fps", "right"), ("chunks\nnew+old", "right"),
+                         ("sync\nms", "right"), ("onset\nr", "right"), ("beats\nhit", "right")):  # fmt: skip
+        table.add_column(col, justify=justify, overflow="fold")
     for r in results:
         react = r.reactivity or {}
         corr, hit = react.get("onset_pearson"), react.get("beat_accent_rate")
+        title = r.title if r.title and r.title != r.id else ""
         table.add_row(
-            r.id,
-            "[green]ok[/green]" if r.ok else f"[red]failed[/red]: {r.error}",
-            Path(r.output).name if r.output else "—",
+            f"{r.id}\n{title}" if title else r.id,
+            "[green]ok[/green]" if r.ok else "[red]failed[/red]",
             f"{r.duration:.1f} s",
             f"{r.seconds:.0f} s",
             f"{r.fps:.1f}",
-            f"{r.chunks_rendered} new / {r.chunks_skipped} reused",
+            f"{r.chunks_rendered}+{r.chunks_skipped}",
             "—" if r.sync_error_ms is None else f"{r.sync_error_ms:.1f}",
             "—" if corr is None else f"{corr:.2f}",
             "—" if hit is None else f"{hit:.0%}",
         )
-    console.print(table)
+    if not quiet:
+        console.print(table)
+    console.print(f"run folder: {run_dir}", soft_wrap=True)
     for r in results:
+        if r.ok and r.output:
+            console.print(f"  {r.id}: {Path(r.output).name}", soft_wrap=True)
+    for r in results:
+        if not r.ok:
+            console.print(f"[red]failed[/red] {r.id}: {r.error}", soft_wrap=True)
         for warning in r.warnings:
-            console.print(f"[yellow]warning[/yellow] {r.id}: {warning}")
+            console.print(f"[yellow]warning[/yellow] {r.id}: {warning}", soft_wrap=True)
     frames = sum(r.frames for r in results if r.ok)
-    console.print(
-        f"album film: {album or '—'}   total {frames} frames in {seconds:.0f} s "
-        f"({frames / max(seconds, 1e-9):.1f} fps) on {provider}"
-    )
+    if album is not None or len(results) > 1:
+        console.print(f"album film: {album or '—'}", soft_wrap=True)
+    if not quiet:
+        console.print(f"total {frames} frames in {seconds:.0f} s "
+                      f"({frames / max(seconds, 1e-9):.1f} fps) on {provider}")  # fmt: skip
+
+
+def planned_frames(plan, *, fps: int) -> int | None:
+    """Frames the track will have (``round(trimmed duration × fps)``) from the audio header, or
+    ``None`` when the header states no duration (the exact count comes once it is decoded)."""
+    from renderer.audio.features import n_video_frames
+
+    duration = audio_duration(plan.track.src)
+    if duration is None:
+        return None
+    end = plan.trim.end if plan.trim.end is not None else duration
+    return n_video_frames(max(0.0, min(end, duration) - plan.trim.start), fps)
 
 
 def audio_duration(path: Path) -> float | None:
@@ -161,36 +184,43 @@ def audio_duration(path: Path) -> float | None:
     try:
         info = sf.info(str(path))
     except (RuntimeError, OSError, sf.LibsndfileError):
-        return None
+        return _tag_duration(path)  # m4a, opus, wma…: formats libsndfile does not read
     return info.frames / info.samplerate if info.samplerate else None
 
 
-def print_plan(console, *, config, plans: Sequence, run_dir: Path) -> None:
-    """The ``--dry-run`` table: tracks, frames, chunks and an estimated render time."""
+def _tag_duration(path: Path) -> float | None:
+    from renderer.config.discover import read_tags
+
+    duration = read_tags(path).duration
+    return duration if duration and duration > 0 else None
+
+
+def print_plan(console, *, config, plans: Sequence, run_dir: Path, dry_run: bool = True) -> None:
+    """The plan table (``--dry-run``, and before a ``-v`` render): tracks, frames, chunks and an
+    estimated render time. Long cells (paths) fold at 80 columns rather than being cut."""
     import math
 
     from rich.table import Table
 
     fps, (w, h) = config.frame_rate, config.resolution
     est_fps = REFERENCE_FPS_1080P * (1920 * 1080) / (w * h) / config.render.oversample
-    table = Table(title=f"plan — {run_dir} ({w}×{h} @ {fps} fps, {config.encode.profile})")
-    for col in ("track", "src", "preset", "seed", "duration", "frames", "chunks", "est. time"):
-        table.add_column(col)
+    console.print(
+        f"plan — {run_dir} ({w}×{h} @ {fps} fps, {config.encode.profile})", soft_wrap=True
+    )
+    table = Table(padding=(0, 1))
+    for col in ("track", "src", "preset", "seed", "length", "frames", "chunks", "est.\ntime"):
+        table.add_column(col, overflow="fold")
     total_frames = 0
+    chunk = max(1, round(config.render.chunk_seconds * fps))
     for p in plans:
-        duration = audio_duration(p.track.src)
-        if duration is not None:
-            end = p.trim.end if p.trim.end is not None else duration
-            duration = max(0.0, min(end, duration) - p.trim.start)
-        frames = round(duration * fps) if duration is not None else None
+        frames = planned_frames(p, fps=fps)
         total_frames += frames or 0
-        chunk = max(1, round(config.render.chunk_seconds * fps))
         table.add_row(
             p.id,
             str(p.track.src),
             p.preset,
             str(p.seed),
-            "?" if duration is None else f"{duration:.1f} s",
+            "?" if frames is None else f"{frames / fps:.1f} s",
             "?" if frames is None else str(frames),
             "?" if frames is None else f"{math.ceil(frames / chunk)} × {chunk}",
             "?" if frames is None else f"~{frames / est_fps:.0f} s",
@@ -198,5 +228,6 @@ def print_plan(console, *, config, plans: Sequence, run_dir: Path) -> None:
     console.print(table)
     console.print(
         f"{len(plans)} track(s), {total_frames} frames; estimated ~{total_frames / est_fps / 60:.1f} "
-        f"min at ~{est_fps:.0f} fps (reference 2-core CPU; a GPU is much faster). Nothing rendered."
+        f"min at ~{est_fps:.0f} fps (reference 2-core CPU; a GPU is much faster)."
+        + (" Nothing rendered." if dry_run else "")
     )
