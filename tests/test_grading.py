@@ -5,11 +5,15 @@ from __future__ import annotations
 from itertools import product
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
+from renderer.config.models import PostFXConfig
 from renderer.errors import ConfigError
 from renderer.fx import grading
+from renderer.fx.autograde import MAX_CONTRAST
+from renderer.fx.postfx import PostFX
 
 CURVES = ["none", "filmlog", "aces", "contrast"]
 
@@ -40,9 +44,12 @@ def test_tone_lut_none_is_identity():
 
 
 def test_tone_lut_exposure_is_a_gain_in_stops():
-    # one stop doubles the value, clipped at white
-    expected = np.minimum(2 * np.arange(256), 255)
-    np.testing.assert_array_equal(grading.tone_lut("none", exposure=1.0), expected)
+    # one stop doubles the value up to the highlight knee, then rolls off: no flat white
+    lut = grading.tone_lut("none", exposure=1.0).astype(int)
+    below = np.arange(256) * 2 <= grading.HIGHLIGHT_KNEE * 255
+    assert np.all(np.abs(lut[below] - 2 * np.arange(256)[below]) <= 1)
+    assert lut[255] == 255 and np.all(np.diff(lut) >= 0)
+    assert (lut == 255).sum() <= 8  # a hard clip would flatten the top 128 entries to white
     # minus one stop halves it
     half = grading.tone_lut("none", exposure=-1.0).astype(float)
     assert np.all(np.abs(half - np.arange(256) / 2.0) <= 0.5 + 1e-9)
@@ -216,3 +223,170 @@ def test_cube_delta_table_offsets_at_bin_centres(tmp_path):
 def test_cube_delta_table_strength_scales_offsets(tmp_path):
     add, _ = grading.cube_delta_table(_linear_cube(tmp_path), strength=0.5)
     np.testing.assert_array_equal(add[0], [31, 31, 31])  # round(0.5 · 62.0)
+
+
+# ------------------------------------------------------------ soft knees and contrast (issue 9)
+
+
+def test_soft_range_is_identity_between_the_knees_and_monotone_outside():
+    v = np.linspace(-0.5, 1.8, 500)
+    out = grading.soft_range(v, low=-0.5, high=1.8)
+    inside = (v >= grading.SHADOW_KNEE) & (v <= grading.HIGHLIGHT_KNEE)
+    np.testing.assert_allclose(out[inside], v[inside])
+    assert np.all(np.diff(out) > 0)  # strictly increasing: nothing is clipped flat
+    assert out[0] == pytest.approx(0.0) and out[-1] == pytest.approx(1.0)
+    # continuous at the knees (the knee continues the identity with the same slope)
+    for knee in (grading.SHADOW_KNEE, grading.HIGHLIGHT_KNEE):
+        near = grading.soft_range(np.array([knee - 1e-4, knee + 1e-4]), low=-0.5, high=1.8)
+        assert abs(near[1] - near[0] - 2e-4) < 1e-5
+    # values already inside [0, 1] are left alone
+    np.testing.assert_allclose(grading.soft_range(np.array([0.0, 0.5, 1.0]), low=0, high=1),
+                               [0.0, 0.5, 1.0])  # fmt: skip
+
+
+def test_contrast_steepens_about_the_pivot_without_clipping():
+    lut = grading.tone_lut("none", contrast=1.5, pivot=0.5).astype(int)
+    assert abs(lut[128] - 128) <= 1
+    assert (lut[150] - lut[106]) == pytest.approx(1.5 * 44, abs=2)  # slope 1.5 at the pivot
+    assert lut[0] == 0 and lut[255] == 255 and np.all(np.diff(lut) >= 0)
+    # shadows and highlights compressed, not flattened (a hard clip: 86 entries at 0 or 255)
+    assert (lut == 0).sum() + (lut == 255).sum() < 24
+
+
+# ------------------------------------------------- auto-exposure / auto-saturation (issue 9)
+
+HOLD = dict(tone_curve="filmlog", vignette=0.0, grain_intensity=0.0, chroma_shift=0.0,
+            auto_exposure=0.6, target_luma=115.0, luma_range=(70.0, 170.0), min_contrast=36.0,
+            saturation=1.3, saturation_range=(0.40, 0.55), max_auto_stops=3.0)  # fmt: skip
+
+
+def _texture(seed: int, *, shape=(54, 96), cells=(6, 10)) -> np.ndarray:
+    """A smooth random colour field in [0, 1], float ``[H, W, 3]`` (GAN-frame-like)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((*cells, 3)).astype(np.float32)
+    return cv2.resize(coarse, shape[::-1], interpolation=cv2.INTER_CUBIC).clip(0, 1)
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+
+
+def _grade(frames: np.ndarray, start: int = 0, **settings) -> np.ndarray:
+    fx = PostFX(PostFXConfig(**{**HOLD, **settings}), size=(frames.shape[2], frames.shape[1]),
+                seed=3, track_id="hold")  # fmt: skip
+    return fx.apply(frames, frame_indices=np.arange(start, start + len(frames)))
+
+
+def _stats(frame: np.ndarray) -> tuple[float, float, float]:
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(float)
+    sat = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)[..., 1].mean() / 255
+    return grey.mean(), grey.std(), sat
+
+
+def test_auto_exposure_holds_a_dark_and_a_bright_input_inside_the_range():
+    dark = _u8(_texture(1) ** 2 * 0.16)  # mean grey ≈ 13: a near-black frame
+    bright = _u8(1.0 - (1.0 - _texture(2)) ** 2 * 0.15)  # mean grey ≈ 245
+    out = _grade(np.stack([dark, bright]))
+    for before, after in zip((dark, bright), out, strict=True):
+        luma, contrast, _ = _stats(after)
+        assert 69.0 <= luma <= 171.0, (_stats(before), luma)  # the range, to a grey level
+        # stretched towards min_contrast (a near-flat frame as far as MAX_CONTRAST allows, on
+        # top of the exposure gain, which scales the spread with the level)
+        gain = luma / _stats(before)[0]
+        assert contrast >= min(0.8 * 36.0, 0.9 * MAX_CONTRAST * gain * _stats(before)[1])
+    assert _stats(dark)[0] < 20 and _stats(bright)[0] > 235  # the inputs really were extreme
+    # strength 0 and no range: the grade leaves exposure alone (only the tone curve acts)
+    plain = _grade(dark[None], auto_exposure=0.0, luma_range=None, min_contrast=0.0)
+    assert _stats(plain[0])[0] < 30
+
+
+def test_auto_saturation_holds_grey_and_vivid_inputs_inside_the_range():
+    t = _texture(4)
+    greyish = _u8(0.5 + 0.08 * (t - t.mean(axis=-1, keepdims=True)) + 0.3 * (t[..., :1] - 0.5))
+    vivid = _u8(np.where(t > 0.5, 1.0, 0.05) * t)  # one or two channels near 0: HSV sat ≈ 0.9
+    out = _grade(np.stack([greyish, vivid]))
+    assert _stats(greyish)[2] < 0.2 and _stats(vivid)[2] > 0.75
+    for frame in out:
+        assert 0.38 <= _stats(frame)[2] <= 0.57
+
+
+def test_saturation_gain_preserves_hue_and_never_clips_a_channel_flat():
+    """A saturated orange gradient pushed by prism's gain: the old per-channel mix sent blue to
+    0 and red to 255 over large flat areas; the Oklab gain keeps every hue and gradient."""
+    y, x = np.mgrid[0:54, 0:96].astype(np.float32)
+    frame = np.stack([200 + x / 96 * 55, 80 + y / 54 * 80, 20 + x / 96 * 50], -1)
+    frame = frame.astype(np.uint8)[None]
+    out = _grade(frame, tone_curve="none", auto_exposure=0.0, luma_range=None, min_contrast=0.0,
+                 saturation=1.35, saturation_range=None)[0]  # fmt: skip
+    old = np.clip(1.35 * frame[0].astype(float) - 0.35 * cv2.cvtColor(
+        cv2.cvtColor(frame[0], cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB), 0, 255)  # fmt: skip
+    assert (old[..., 2] == 0).mean() > 0.2 and (old[..., 0] == 255).mean() > 0.2  # prism's
+    for channel in range(3):
+        assert (out[..., channel] == 0).mean() < 0.03 and (out[..., channel] == 255).mean() < 0.03
+        assert len(np.unique(out[..., channel])) > 25  # the gradient survives in every channel
+    hue_in = np.angle(_lab(frame[0])[..., 1] + 1j * _lab(frame[0])[..., 2])
+    hue_out = np.angle(_lab(out)[..., 1] + 1j * _lab(out)[..., 2])
+    assert np.abs(np.angle(np.exp(1j * (hue_out - hue_in)))).max() < np.radians(4)
+    assert _stats(out)[2] > _stats(frame[0])[2]  # and it is more saturated
+
+
+def _lab(frame: np.ndarray) -> np.ndarray:
+    from renderer.fx.oklab import rgb8_to_oklab
+
+    return rgb8_to_oklab(frame).astype(np.float64)
+
+
+def test_oklab_round_trip_and_gamut_table():
+    from renderer.fx import oklab
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    lab = oklab.rgb8_to_oklab(frame)
+    chroma, hue = cv2.cartToPolar(np.ascontiguousarray(lab[..., 1]),
+                                  np.ascontiguousarray(lab[..., 2]))  # fmt: skip
+    back = oklab.lch_to_rgb8(np.ascontiguousarray(lab[..., 0]), chroma, hue)
+    assert np.abs(back.astype(int) - frame).max() <= 1
+    table = oklab.gamut_table()
+    assert table.shape == (oklab.GAMUT_L, oklab.GAMUT_H + 1)
+    assert table[0].max() < 0.02 and table[-1].max() < 0.02  # black and white: (almost) none
+    np.testing.assert_array_equal(table[:, 0], table[:, -1])  # wraps in hue
+    # every random in-gamut colour lies (nearly) inside the interpolated boundary
+    limit = oklab.max_chroma(np.ascontiguousarray(lab[..., 0]), hue)
+    assert np.percentile(chroma / np.maximum(limit, 1e-6), 99) < 1.01
+    soft = oklab.soft_clip_chroma(np.linspace(0, 1, 50, dtype=np.float32),
+                                  np.full(50, 0.3, np.float32), knee=0.8)  # fmt: skip
+    assert np.all(np.diff(soft) >= 0) and soft.max() <= 0.3
+    np.testing.assert_array_equal(soft[:12], np.linspace(0, 1, 50, dtype=np.float32)[:12])
+
+
+def test_graded_chunk_equals_the_same_frames_of_a_whole_render():
+    clip = np.stack([_u8(_texture(k // 4) * (0.2 + k / 30)) for k in range(24)])
+    whole = _grade(clip)
+    np.testing.assert_array_equal(_grade(clip[13:20], start=13), whole[13:20])
+    np.testing.assert_array_equal(_grade(clip), whole)  # deterministic
+    # with trails, a chunk started with its warm-up equals the whole render (±1 level)
+    settings = dict(persistence=0.5)
+    fx = PostFX(PostFXConfig(**{**HOLD, **settings}), size=(96, 54), seed=3, track_id="hold")
+    full = fx.apply(clip, frame_indices=np.arange(24))
+    warm = fx.warmup_frames
+    fx.reset()
+    part = fx.apply(clip[20 - warm :], frame_indices=np.arange(20 - warm, 24))[warm:]
+    assert np.abs(part.astype(int) - full[20:]).max() <= 1
+
+
+def test_decisions_are_continuous_and_quantised():
+    from renderer.fx import autograde
+    from renderer.fx.colour_fx import tone_decision
+
+    settings = PostFXConfig(**HOLD)
+    base = _u8(_texture(7) * 0.3)
+    a = tone_decision(base, settings)
+    b = tone_decision(np.clip(base.astype(int) + 1, 0, 255).astype(np.uint8), settings)
+    assert abs(a - b) <= 4 * autograde.STOPS_STEP  # a level brighter: nearly the same grade
+    assert a > 0.5  # a dark frame is lifted
+    assert (a / autograde.STOPS_STEP) == round(a / autograde.STOPS_STEP)
+    assert tone_decision(base, PostFXConfig(exposure=0.25)) == 0.25  # auto off: creative only
+    assert autograde.desired_luma(40.0, target=100.0, strength=0.5, luma_range=None) == (
+        pytest.approx(np.sqrt(40.0 * 100.0))
+    )
+    assert autograde.desired_luma(40.0, target=100.0, strength=0.0, luma_range=(60, 200)) == 60

@@ -52,7 +52,8 @@ def run(fx: PostFX, frames: np.ndarray, start: int = 0, **signals) -> np.ndarray
 
 def test_default_chain_and_registry():
     fx = PostFX(PostFXConfig(), size=SIZE, seed=1, track_id="a")
-    assert fx.effects == ["tone", "vignette", "chroma_shift", "grain"]
+    assert fx.effects == ["tone", "vignette", "resample", "grain"]
+    assert fx.output_stage == ["grain"]  # resample is the boundary; grain is drawn after it
     assert set(ORDER) == set(EFFECTS) and fx.warmup_frames == 0
     assert PostFX(only(), size=SIZE, seed=1, track_id="a").effects == []
 
@@ -131,14 +132,15 @@ def test_pulse_exposure_brightens_on_the_pulse():
     fx = PostFX(only(pulse_exposure=1.0), size=SIZE, seed=0, track_id="t")
     out = run(fx, grey(100, 3), pulse=[0.0, 0.5, 1.0])
     means = out.reshape(3, -1).mean(axis=1)
-    assert means[0] == 100 and means[0] < means[1] < means[2] and means[2] == 200
+    # +1 stop doubles 100 → 200, less the highlight knee's roll-off above 0.75 (191 levels)
+    assert means[0] == 100 and means[0] < means[1] < means[2] and 192 < means[2] < 200
 
 
 def test_cut_exposure_flashes_at_scene_changes():
     fx = PostFX(only(cut_exposure=1.0), size=SIZE, seed=0, track_id="t")
     out = run(fx, grey(100, 3), scene_cut=[0.0, 1.0, 0.5])
     means = out.reshape(3, -1).mean(axis=1)
-    assert means[0] == 100 and means[1] == 200 and 100 < means[2] < 200
+    assert means[0] == 100 and 192 < means[1] < 200 and 100 < means[2] < means[1]
 
 
 def test_saturation_zero_is_grey(clip):
@@ -261,6 +263,51 @@ def test_golden_slice_of_a_preset_chain():
                "energy": np.full(6, 0.5, np.float32), "scene_cut": np.zeros(6, np.float32),
                "hue": np.full(6, 0.3, np.float32)}  # fmt: skip
     out = fx.apply(frames, frame_indices=np.arange(6), signals=signals)
-    expected = [[0, 1, 92], [143, 1, 80], [232, 6, 78], [0, 124, 77], [124, 115, 72],
-                [244, 106, 55], [0, 230, 65], [97, 250, 39], [236, 238, 39]]  # fmt: skip
+    # Regenerated for issue 9 (the look changed on purpose): prism now holds its saturation
+    # range with a hue-preserving Oklab gain and a gamut soft clip, its luma and contrast with
+    # the auto grade, and rolls highlights off instead of clipping. The old slice had channels
+    # clipped flat ([0, 1, 92], [0, 230, 65], [97, 250, 39]: red and blue at 0 / 255).
+    expected = [[0, 10, 59], [107, 24, 63], [189, 55, 81], [33, 104, 77], [118, 108, 88],
+                [202, 119, 91], [73, 196, 105], [132, 217, 98], [217, 220, 116]]  # fmt: skip
     assert np.abs(out[5, ::18, ::32].reshape(-1, 3).astype(int) - np.array(expected)).max() <= 1
+
+
+def test_grain_and_chroma_shift_are_drawn_at_the_output_size():
+    """Decode 96×54 → output 384×216: the grain is a fresh value per *output* pixel (not a
+    4×4 block enlarged with the picture) and the aberration shifts red/blue by output pixels."""
+    fx = PostFX(only(grain_intensity=0.25), size=SIZE, seed=0, track_id="t", output_size=(384, 216))
+    assert fx.output_stage == ["grain"] and fx.effects == ["resample", "grain"]
+    out = run(fx, grey(128, 2))
+    assert out.shape == (2, 216, 384, 3)
+    noise = out[0, ..., 1].astype(float) - 128
+    neighbours = np.corrcoef(noise[:, :-1].ravel(), noise[:, 1:].ravel())[0, 1]
+    assert abs(neighbours) < 0.1 and 8.0 < noise.std() < 12.0  # 1-px grain, σ = 10
+    y, x = np.mgrid[0:54, 0:96]
+    edge = np.where(x < 48, 0, 255).astype(np.uint8)
+    frame = np.repeat(edge[..., None], 3, axis=2)[None]
+    shifted = PostFX(only(chroma_shift=0.02), size=SIZE, seed=0, track_id="t",
+                     output_size=(384, 216)).apply(frame, frame_indices=np.arange(1))[0]  # fmt: skip
+    plain = PostFX(only(), size=SIZE, seed=0, track_id="t", output_size=(384, 216)).apply(
+        frame, frame_indices=np.arange(1))[0]  # fmt: skip
+    np.testing.assert_array_equal(shifted[..., 1], plain[..., 1])  # green is the plain upscale
+    # the centre edge does not move (zoom about the centre); near the border red and blue
+    # lie on opposite sides of green, a few output pixels apart
+    row = shifted[108].astype(int)
+    assert np.abs(row[188:196, 0] - row[188:196, 1]).max() <= 40
+    border = np.where(x < 8, 0, 255).astype(np.uint8)
+    frame = np.repeat(border[..., None], 3, axis=2)[None]
+    edge_row = PostFX(
+        only(chroma_shift=0.02), size=SIZE, seed=0, track_id="t", output_size=(384, 216)
+    ).apply(frame, frame_indices=np.arange(1))[0][108]
+    cross = [int(np.argmax(edge_row[:, c] > 127)) for c in range(3)]  # first bright pixel
+    assert cross[0] < cross[1] < cross[2] and cross[2] - cross[0] >= 4
+
+
+def test_output_buffer_is_reused_and_sized_for_the_output():
+    fx = PostFX(only(), size=SIZE, seed=0, track_id="t", output_size=(192, 108))
+    buf = fx.output_buffer(4)
+    assert buf.shape == (4, 108, 192, 3) and fx.output_buffer(3).base is buf.base
+    result = fx.apply(grey(60, 3), frame_indices=np.arange(3), out=fx.output_buffer(3))
+    assert np.shares_memory(result, buf) and (result == 60).all()
+    with pytest.raises(ValueError, match="out must be"):
+        fx.apply(grey(60, 3), frame_indices=np.arange(3), out=grey(60, 3))

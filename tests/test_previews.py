@@ -148,5 +148,28 @@ def test_write_keyframes_gif_and_thumbnail(tmp_path):
 
 def test_write_without_frames_writes_nothing(tmp_path):
     out = _collector(tmp_path).write(tmp_path / "thumbnails")
-    assert out == {"keyframes": [], "gif": None, "thumbnail": None, "thumbnail_frame": None}
+    assert out == {"keyframes": [], "gif": None, "thumbnail": None, "thumbnail_frame": None,
+                   "frame_size": None}  # fmt: skip
     assert not (tmp_path / "thumbnails").exists()
+
+
+def test_previews_come_from_full_size_frames(tmp_path):
+    """Frames offered at the output size (1920×1080 here) give full-size keyframes, and the
+    thumbnail is an area reduction of that frame, not an enlargement of a smaller one."""
+    y, x = np.mgrid[0:1080, 0:1920]
+    stripes = ((x + y) % 2 * 255).astype(np.uint8)  # 1-px checker: pure detail
+    frame = np.stack([stripes, 255 - stripes, np.full_like(stripes, 90)], axis=-1)
+    c = _collector(tmp_path)
+    c.offer(frame, 12)
+    out = c.write(tmp_path / "thumbnails")
+    assert out["frame_size"] == [1920, 1080]
+    with Image.open(out["keyframes"][0]) as im:
+        assert im.size == (1920, 1080)
+    with Image.open(out["thumbnail"]) as thumb:
+        pixels = np.asarray(thumb.convert("RGB")).astype(float)
+    # area averaging of a 1-px checker is a near-flat mid level; a bicubic shrink aliases it
+    assert pixels.shape == (720, 1280, 3)
+    assert abs(pixels[..., 0].mean() - 127.5) < 6 and pixels[..., 0].std() < 25
+    assert previews._fit(frame, (1920, 1080)) is frame
+    small = previews._fit(frame[:90, :160], (320, 180))
+    assert small.shape == (180, 320, 3)  # enlarging (a frame below the target) is bicubic

@@ -1,2 +1,6 @@
-"""Post-processing at the decode size: the effect chain (:mod:`.postfx`) and colour grading with
-tone curves and 3D LUTs (:mod:`.grading`, ``luts/``)."""
+"""Post-processing: the effect chain (:mod:`.postfx`, registered in :mod:`.registry`) — colour at
+the decode size (:mod:`.colour_fx`: tone, LUT, auto-exposure and a hue-preserving Oklab grade from
+:mod:`.autograde` and :mod:`.oklab`), then enlargement, grain and chroma effects at the output size
+(:mod:`.output_fx`) — with tone curves, vignette masks and 3D LUTs in :mod:`.grading` and
+``luts/``; picture measures of the visual-quality bars in :mod:`.frame_stats` and
+:mod:`.quality`."""

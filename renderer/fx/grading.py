@@ -15,6 +15,10 @@ from renderer.errors import ConfigError
 
 LUT_DIR = Path(__file__).with_name("luts")
 CUBE_BITS = 5  # 3D LUT is sampled on a 32³ grid of bins; see cube_delta_table
+# Tone knees (display values): the identity holds between them; beyond, values that would leave
+# [0, 1] (exposure gain, contrast) are rolled off smoothly rather than clipped.
+SHADOW_KNEE = 0.06
+HIGHLIGHT_KNEE = 0.75
 
 
 def _filmlog(x: np.ndarray) -> np.ndarray:
@@ -47,10 +51,40 @@ TONE_CURVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def tone_lut(name: str, *, exposure: float = 0.0) -> np.ndarray:
-    """256-entry uint8 table: exposure (``2**exposure`` gain, stops) then tone curve ``name``.
+def _compress(t: np.ndarray, slope: float) -> np.ndarray:
+    """Map [0, 1] onto [0, 1], monotone and smooth: start slope ``slope`` ≥ 1, ending at 1 with
+    slope ``1 / slope``. A rational (Reinhard-like) knee: its tail keeps distinct input levels
+    distinct where an exponential one would flatten them."""
+    c = max(float(slope) - 1.0, 0.0)
+    return (1.0 + c) * t / (1.0 + c * t)
 
-    Every curve is monotone non-decreasing on [0, 1], so the table is too.
+
+def soft_range(v: np.ndarray, *, low: float, high: float, toe: float = SHADOW_KNEE,
+               shoulder: float = HIGHLIGHT_KNEE) -> np.ndarray:  # fmt: skip
+    """Values spanning ``[low, high]`` brought into [0, 1] without clipping: unchanged between
+    ``toe`` and ``shoulder``; the part above ``shoulder`` (when ``high`` > 1) and below ``toe``
+    (when ``low`` < 0) is compressed by an exponential knee that continues the identity with a
+    matching slope and lands exactly on 1 (0) at ``high`` (``low``). Monotone, so gradients never
+    turn into flat fields."""
+    out = np.array(v, dtype=np.float64)
+    if high > 1.0:
+        top = out > shoulder
+        t = (out[top] - shoulder) / (high - shoulder)
+        out[top] = shoulder + (1.0 - shoulder) * _compress(t, (high - shoulder) / (1 - shoulder))
+    if low < 0.0:
+        bottom = out < toe
+        t = (toe - out[bottom]) / (toe - low)
+        out[bottom] = toe - toe * _compress(t, (toe - low) / toe)
+    return np.clip(out, 0.0, 1.0)
+
+
+def tone_lut(name: str, *, exposure: float = 0.0, contrast: float = 1.0,
+             pivot: float = 0.5) -> np.ndarray:  # fmt: skip
+    """256-entry uint8 table: exposure (``2**exposure`` gain, stops), contrast (slope about
+    ``pivot``), the soft highlight/shadow knees of :func:`soft_range`, then tone curve ``name``.
+
+    Every curve is monotone non-decreasing on [0, 1], so the table is too; a gain above 1 rolls
+    the highlights off instead of clipping them to a flat white.
     """
     try:
         curve = TONE_CURVES[name]
@@ -58,9 +92,21 @@ def tone_lut(name: str, *, exposure: float = 0.0) -> np.ndarray:
         raise ConfigError(
             f"postfx.tone_curve: unknown curve {name!r}; choose one of {', '.join(TONE_CURVES)}"
         ) from None
-    x = np.clip(np.arange(256, dtype=np.float64) / 255.0 * 2.0**exposure, 0.0, 1.0)
-    y = np.clip(curve(x), 0.0, 1.0)
+    x = np.arange(256, dtype=np.float64) / 255.0 * 2.0**exposure
+    v = pivot + contrast * (x - pivot)
+    y = np.clip(curve(soft_range(v, low=float(v[0]), high=float(v[-1]))), 0.0, 1.0)
     return np.round(y * 255.0).astype(np.uint8)
+
+
+def vignette_mask(size: tuple[int, int], *, amount: float) -> np.ndarray:
+    """uint8 gain mask ``[H, W, 3]`` (255 = 1) for a frame of ``size = (W, H)``: a smooth
+    quadratic-quartic falloff of the distance from the centre, ``1 − amount`` at the corners."""
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    r2 = ((x - (width - 1) / 2) / (width / 2)) ** 2 + ((y - (height - 1) / 2) / (height / 2)) ** 2
+    r2 /= r2.max()
+    gain = 1.0 - amount * (0.6 * r2 + 0.4 * r2 * r2)
+    return np.repeat(np.round(gain * 255.0).astype(np.uint8)[..., None], 3, axis=2)
 
 
 def available_luts() -> list[str]:

@@ -1,125 +1,41 @@
-"""Post-processing of decoded frames: grading, trails, vignette, chroma shift, grain.
+"""Post-processing of decoded frames: grading, trails, vignette at the decode size; enlargement
+with chromatic aberration, sharpening and grain at the output size.
 
-All per-pixel work is uint8 OpenCV calls on precomputed tables and masks (≈15 ms per 1080p frame
-on the development machine instead of 50 ms for a float numpy chain; ARCHITECTURE §10). Effects
-are registered by name in :data:`EFFECTS` and run in :data:`ORDER`.
+The chain is :data:`~renderer.fx.registry.ORDER`: ``tone → lut → colour`` (:mod:`.colour_fx`:
+exposure held to the preset's target, soft knees instead of clipping, hue-preserving chroma gain
+held inside the preset's saturation range), ``persistence → vignette`` (here), then ``resample →
+sharpen → grain`` (:mod:`.output_fx`). Per-pixel work is uint8 OpenCV on tables and masks where
+it can be, float32 only for the Oklab step at the small decode size.
 
-Determinism and chunking. Grain is drawn from a bank generated once from ``(seed, track_id)``;
-each frame picks its tile and offset from ``(seed, track_id, frame index)``, so any frame can be
-rendered alone. The only stateful effect is ``persistence`` (trails: ``s ← p·s + (1−p)·x``, kept in
-float32). A chunk that starts at frame ``a`` must first run ``warmup_frames`` frames before ``a``
-(their output is discarded): the state then differs from the unchunked one by at most
-``255·p**warmup_frames < 0.5`` levels, so the chunk's frames equal the unchunked render exactly or
-— when a value sits on a rounding boundary — within one 8-bit level (tested).
+Determinism and chunking. The auto grade is a function of each frame alone, and grain is drawn
+from a bank generated once from ``(seed, track_id)`` with each frame's tile and offset picked from
+``(seed, track_id, frame index)``, so any frame can be rendered alone. The only stateful effect is
+``persistence`` (trails: ``s ← p·s + (1−p)·x``, kept in float32). A chunk that starts at frame
+``a`` must first run ``warmup_frames`` frames before ``a`` (their output is discarded): the state
+then differs from the unchunked one by at most ``255·p**warmup_frames < 0.5`` levels, so the
+chunk's frames equal the unchunked render exactly or — when a value sits on a rounding boundary
+— within one 8-bit level (tested).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
 from renderer.config.models import PostFXConfig
-from renderer.fx.grading import cube_delta_table, load_cube, resolve_lut, tone_lut
+from renderer.fx import colour_fx, output_fx  # noqa: F401  (they register their effects)
+from renderer.fx.grading import vignette_mask
+from renderer.fx.output_fx import GRAIN_BANK, GRAIN_PAD, GRAIN_SIGMA
+from renderer.fx.registry import EFFECTS, ORDER, OUTPUT_STAGE, Ctx, Effect, register
+
+__all__ = ["EFFECTS", "GRAIN_BANK", "GRAIN_PAD", "GRAIN_SIGMA", "ORDER", "PostFX", "RESIDUAL",
+           "average_subframes", "warmup_for"]  # fmt: skip
 
 RESIDUAL = 1.0 / 512.0  # state weight that is below half an 8-bit level
 MAX_PERSISTENCE = 0.98
-GRAIN_BANK = 4  # pre-generated grain tiles per track
-GRAIN_PAD = 64  # tiles are this much larger than the frame; each frame crops at a random offset
-GRAIN_SIGMA = 40.0  # grain std in 8-bit levels at grain_intensity = 1
-EXPOSURE_STEP = 1.0 / 64.0  # pulse exposure is quantised so tone tables can be cached
-
-
-def _seed_words(seed: int, track_id: str, *extra: int) -> list[int]:
-    return [int(seed) & 0xFFFFFFFF, zlib.crc32(track_id.encode("utf-8")), *extra]
-
-
-class _Ctx:
-    """What effects see: settings, frame size (W, H) and seeds."""
-
-    def __init__(self, settings: PostFXConfig, size: tuple[int, int], seed: int, track_id: str):
-        self.settings, self.size, self.seed, self.track_id = settings, size, seed, track_id
-
-
-Effect = Callable[[np.ndarray, int, Mapping[str, float]], np.ndarray]
-EffectFactory = Callable[[_Ctx], Effect | None]
-EFFECTS: dict[str, EffectFactory] = {}
-ORDER: list[str] = []
-
-
-def register(name: str) -> Callable[[EffectFactory], EffectFactory]:
-    """Register an effect factory; it returns ``None`` when the settings switch the effect off."""
-
-    def deco(factory: EffectFactory) -> EffectFactory:
-        EFFECTS[name] = factory
-        ORDER.append(name)
-        return factory
-
-    return deco
-
-
-@register("tone")
-def _tone(ctx: _Ctx) -> Effect | None:
-    s = ctx.settings
-    if s.tone_curve == "none" and s.exposure == s.pulse_exposure == s.cut_exposure == 0.0:
-        return None
-    cache: dict[int, np.ndarray] = {}
-
-    def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        stops = (
-            s.exposure
-            + s.pulse_exposure * float(signals.get("pulse", 0.0))
-            + s.cut_exposure * float(signals.get("scene_cut", 0.0))
-        )
-        key = round(stops / EXPOSURE_STEP)
-        if key not in cache:
-            cache[key] = tone_lut(s.tone_curve, exposure=key * EXPOSURE_STEP)
-        return cv2.LUT(frame, cache[key])
-
-    tone_lut(s.tone_curve)  # fail early on an unknown curve name
-    return apply
-
-
-@register("lut")
-def _lut(ctx: _Ctx) -> Effect | None:
-    s = ctx.settings
-    if s.lut is None or s.lut_strength == 0.0:
-        return None
-    add, sub = cube_delta_table(load_cube(resolve_lut(s.lut)), strength=s.lut_strength)
-    # Packed RGBA words so one np.take gathers a pixel's three offsets.
-    add32 = np.zeros((len(add), 4), np.uint8)
-    sub32 = np.zeros((len(sub), 4), np.uint8)
-    add32[:, :3], sub32[:, :3] = add, sub
-    add32, sub32 = add32.view(np.uint32).ravel(), sub32.view(np.uint32).ravel()
-    v = np.arange(256) >> 3  # 5-bit bins (grading.CUBE_BITS)
-    bin_lut = np.stack([v << 10, v << 5, v], axis=-1).astype(np.uint16).reshape(1, 256, 3)
-
-    def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        parts = cv2.LUT(frame, bin_lut)
-        idx = parts[..., 0] + parts[..., 1] + parts[..., 2]
-        rgba = (*idx.shape, 4)
-        plus = cv2.cvtColor(np.take(add32, idx).view(np.uint8).reshape(rgba), cv2.COLOR_RGBA2RGB)
-        minus = cv2.cvtColor(np.take(sub32, idx).view(np.uint8).reshape(rgba), cv2.COLOR_RGBA2RGB)
-        return cv2.subtract(cv2.add(frame, plus), minus)
-
-    return apply
-
-
-@register("saturation")
-def _saturation(ctx: _Ctx) -> Effect | None:
-    amount = ctx.settings.saturation
-    if amount == 1.0:
-        return None
-
-    def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        grey = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-        return cv2.addWeighted(frame, amount, grey, 1.0 - amount, 0.0)
-
-    return apply
 
 
 class _Trail:
@@ -141,83 +57,20 @@ class _Trail:
 
 
 @register("persistence")
-def _persistence(ctx: _Ctx) -> Effect | None:
+def _persistence(ctx: Ctx) -> Effect | None:
     decay = ctx.settings.persistence
     return _Trail(decay) if decay > 0.0 else None
 
 
 @register("vignette")
-def _vignette(ctx: _Ctx) -> Effect | None:
+def _vignette(ctx: Ctx) -> Effect | None:
     amount = ctx.settings.vignette
     if amount == 0.0:
         return None
-    width, height = ctx.size
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    # Distance from the centre, 1.0 at the corners; smooth quadratic-quartic falloff.
-    r2 = ((x - (width - 1) / 2) / (width / 2)) ** 2 + ((y - (height - 1) / 2) / (height / 2)) ** 2
-    r2 /= r2.max()
-    gain = 1.0 - amount * (0.6 * r2 + 0.4 * r2 * r2)
-    mask = np.repeat(np.round(gain * 255.0).astype(np.uint8)[..., None], 3, axis=2)
+    mask = vignette_mask(ctx.size, amount=amount)
 
     def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
         return cv2.multiply(frame, mask, scale=1.0 / 255.0)
-
-    return apply
-
-
-@register("chroma_shift")
-def _chroma_shift(ctx: _Ctx) -> Effect | None:
-    amount = ctx.settings.chroma_shift
-    if amount == 0.0:
-        return None
-    width, height = ctx.size
-    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
-
-    def zoom(scale: float) -> np.ndarray:
-        return np.float32([[scale, 0, cx * (1 - scale)], [0, scale, cy * (1 - scale)]])
-
-    # Lateral chromatic aberration: red magnified, blue shrunk about the centre.
-    red, blue = zoom(1.0 + amount), zoom(1.0 - amount)
-
-    def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        r, g, b = cv2.split(frame)
-        flags, border = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, cv2.BORDER_REFLECT
-        r = cv2.warpAffine(r, red, (width, height), flags=flags, borderMode=border)
-        b = cv2.warpAffine(b, blue, (width, height), flags=flags, borderMode=border)
-        return cv2.merge([r, g, b])
-
-    return apply
-
-
-@functools.lru_cache(maxsize=2)
-def _grain_bank(seed: int, track_id: str, width: int, height: int, sigma: float):
-    """Read-only (add, subtract) uint8 planes ``[GRAIN_BANK, H+pad, W+pad, 3]`` for a track.
-
-    Cached: a chunked render builds one PostFX per chunk, and a 1080p bank takes ≈1 s to draw.
-    """
-    rng = np.random.default_rng(np.random.SeedSequence(_seed_words(seed, track_id)))
-    shape = (GRAIN_BANK, height + GRAIN_PAD, width + GRAIN_PAD, 3)
-    # Symmetric clipping keeps the grain zero-mean; split into saturating add/subtract planes.
-    noise = np.clip(np.round(rng.standard_normal(shape, dtype=np.float32) * sigma), -255, 255)
-    plus = np.maximum(noise, 0).astype(np.uint8)
-    minus = np.maximum(-noise, 0).astype(np.uint8)
-    plus.flags.writeable = minus.flags.writeable = False
-    return plus, minus
-
-
-@register("grain")
-def _grain(ctx: _Ctx) -> Effect | None:
-    amount = ctx.settings.grain_intensity
-    if amount == 0.0:
-        return None
-    width, height = ctx.size
-    plus, minus = _grain_bank(ctx.seed, ctx.track_id, width, height, GRAIN_SIGMA * amount)
-
-    def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        pick = np.random.default_rng(_seed_words(ctx.seed, ctx.track_id, index))
-        k, dy, dx = pick.integers(0, (GRAIN_BANK, GRAIN_PAD + 1, GRAIN_PAD + 1))
-        window = (k, slice(dy, dy + height), slice(dx, dx + width))
-        return cv2.subtract(cv2.add(frame, plus[window]), minus[window])
 
     return apply
 
@@ -231,16 +84,25 @@ def warmup_for(persistence: float) -> int:
 
 
 class PostFX:
-    """The configured effect chain for one track at one output size ``(W, H)``."""
+    """The configured effect chain for one track: frames arrive at the decode ``size`` and leave
+    at ``output_size`` (both ``(W, H)``; the output size defaults to the decode size)."""
 
     def __init__(
-        self, settings: PostFXConfig, *, size: tuple[int, int], seed: int, track_id: str
+        self,
+        settings: PostFXConfig,
+        *,
+        size: tuple[int, int],
+        seed: int,
+        track_id: str,
+        output_size: tuple[int, int] | None = None,
     ) -> None:
         self.settings = settings
         self.size = (int(size[0]), int(size[1]))
-        ctx = _Ctx(settings, self.size, int(seed), str(track_id))
+        self.output_size = (int(output_size[0]), int(output_size[1])) if output_size else self.size
+        ctx = Ctx(settings, self.size, self.output_size, int(seed), str(track_id))
         self._chain = [(n, fx) for n in ORDER if (fx := EFFECTS[n](ctx)) is not None]
         self.warmup_frames = warmup_for(settings.persistence)
+        self._buffer: np.ndarray | None = None
 
     @property
     def effects(self) -> list[str]:
@@ -261,12 +123,14 @@ class PostFX:
         signals: Mapping[str, np.ndarray] | None = None,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Process ``uint8 [B, H, W, 3]`` frames with their track frame indices ``[B]``.
+        """Process ``uint8 [B, H, W, 3]`` frames at the decode size with their track frame indices
+        ``[B]`` → ``uint8 [B, H', W', 3]`` at the output size.
 
         ``signals`` maps names (``"pulse"``, …) to per-frame values ``[B]`` in [0, 1]. Frames must
         be passed in order; stateful effects carry over between calls until :meth:`reset`.
-        ``out`` (may be ``frames`` itself) receives the result: reusing buffers saves the page
-        faults of a fresh 1080p batch, which cost as much as the effects (measured).
+        ``out`` (may be ``frames`` itself when the two sizes agree) receives the result: reusing
+        buffers saves the page faults of a fresh 1080p batch, which cost as much as the effects
+        at the decode size (measured).
         """
         width, height = self.size
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (height, width, 3):
@@ -280,16 +144,35 @@ class PostFX:
         for name, values in signals.items():
             if np.shape(values) != (len(frames),):
                 raise ValueError(f"signal {name!r} must be [{len(frames)}], got {np.shape(values)}")
+        out_w, out_h = self.output_size
+        shape = (len(frames), out_h, out_w, 3)
         if out is None:
-            out = np.empty_like(frames)
-        elif out.shape != frames.shape or out.dtype != np.uint8:
-            raise ValueError(f"out must be uint8 {frames.shape}, got {out.dtype} {out.shape}")
+            out = np.empty(shape, np.uint8)
+        elif out.shape != shape or out.dtype != np.uint8:
+            raise ValueError(f"out must be uint8 {shape}, got {out.dtype} {out.shape}")
         for i, frame in enumerate(frames):
             per_frame = {name: float(values[i]) for name, values in signals.items()}
             for _, fx in self._chain:
                 frame = fx(frame, int(indices[i]), per_frame)
+            if frame.shape[:2] != (out_h, out_w):  # no effect enlarged it (e.g. all switched off)
+                frame = cv2.resize(frame, self.output_size, interpolation=cv2.INTER_CUBIC)
             out[i] = frame
         return out
+
+    def output_buffer(self, n: int) -> np.ndarray:
+        """A ``uint8 [n, H', W', 3]`` buffer at the output size owned by this chain, for ``out=``:
+        the same memory every call (so the next call that uses it overwrites it). A fresh 1080p
+        batch costs ≈80 ms of page faults per frame on the development machine, more than every
+        effect together; a reused one costs nothing."""
+        out_w, out_h = self.output_size
+        if self._buffer is None or len(self._buffer) < n:
+            self._buffer = np.empty((n, out_h, out_w, 3), np.uint8)
+        return self._buffer[:n]
+
+    @property
+    def output_stage(self) -> list[str]:
+        """Active effects that run at the output size."""
+        return [name for name in self.effects if name in OUTPUT_STAGE]
 
 
 def average_subframes(frames: np.ndarray, *, factor: int) -> np.ndarray:

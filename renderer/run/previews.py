@@ -2,7 +2,11 @@
 1280×720 thumbnail (YouTube's custom-thumbnail size) from the most striking keyframe.
 
 Frames are picked by index as they stream past, so nothing is decoded twice and memory stays small
-(a few keyframes plus ~3 s of GIF frames at 8 fps and 320 px wide).
+(a few keyframes plus ~3 s of GIF frames at 8 fps and 320 px wide). They are the full-size output
+frames (post-fx runs up to the output size, ``renderer/fx/postfx.py``; a resumed chunk's frames
+are read back from its segment at the output size): keyframes are written at that size, the GIF
+and the thumbnail are reduced from it with area averaging, never enlarged from a decode-size
+frame.
 """
 
 from __future__ import annotations
@@ -20,6 +24,15 @@ GIF_SECONDS = 3.0
 GIF_FPS = 8
 GIF_WIDTH = 320
 THUMB_SIZE = (1280, 720)
+
+
+def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` resized to ``size`` (W, H): area averaging when it shrinks, bicubic otherwise."""
+    h, w = frame.shape[:2]
+    if (w, h) == tuple(size):
+        return frame
+    shrink = size[0] <= w and size[1] <= h
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
 
 
 def striking_score(frame: np.ndarray) -> float:
@@ -72,13 +85,7 @@ class PreviewCollector:
             self.kept[index] = frame.copy()
         if self._in_gif(index):
             h, w = frame.shape[:2]
-            self.gif.append(
-                cv2.resize(
-                    frame,
-                    (GIF_WIDTH, max(2, round(h * GIF_WIDTH / w))),
-                    interpolation=cv2.INTER_AREA,
-                )
-            )
+            self.gif.append(_fit(frame, (GIF_WIDTH, max(2, round(h * GIF_WIDTH / w)))))
 
     def write(self, thumbnails_dir: Path) -> dict:
         """Write keyframes, GIF and thumbnail; returns their paths (relative names) and scores."""
@@ -106,7 +113,7 @@ class PreviewCollector:
             best = max(scores, key=scores.get)
             thumbnails_dir.mkdir(parents=True, exist_ok=True)
             thumb = thumbnails_dir / f"{self.track_id}.jpg"
-            frame = cv2.resize(self.kept[best], THUMB_SIZE, interpolation=cv2.INTER_CUBIC)
+            frame = _fit(self.kept[best], THUMB_SIZE)
             with atomic_path(thumb) as tmp:
                 Image.fromarray(frame).save(tmp, quality=92)
         return {
@@ -114,4 +121,5 @@ class PreviewCollector:
             "gif": str(gif_path) if gif_path else None,
             "thumbnail": str(thumb) if thumb else None,
             "thumbnail_frame": max(scores, key=scores.get) if scores else None,
+            "frame_size": list(next(iter(self.kept.values())).shape[1::-1]) if self.kept else None,
         }
