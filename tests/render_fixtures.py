@@ -25,7 +25,8 @@ def make_album(root: Path, model_dir: Path, *, seconds: float = 3.0, extra: str 
         y, _ = click_track(bpm, seconds, sr=22050, seed=i)
         y = y + triad(key, True, seconds)[: len(y)]
         sf.write(str(album / f"t{i}.wav"), np.stack([y, 0.8 * y]).T, 22050)
-        tracks.append({"id": f"t{i}", "src": f"t{i}.wav", "title": f"Track {i}", "bpm": bpm})
+        tracks.append({"id": f"t{i}", "src": f"t{i}.wav", "title": f"Track {i}", "bpm": bpm,
+                       "first_beat": 0.0})  # fmt: skip
     (album / "tracklist.json").write_text(json.dumps(tracks))
     shutil.copytree(model_dir, root / "models")
     config = root / "render.yaml"

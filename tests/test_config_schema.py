@@ -333,3 +333,23 @@ def test_postfx_settings_are_one_frozen_model():
         RenderConfig().postfx.grain_intensity = 0.5  # frozen
     with pytest.raises(ValidationError, match="persistence"):
         PostFXConfig(persistence=0.99)
+
+
+def test_a_stated_beat_grid_is_the_reference_in_trimmed_time(tmp_path):
+    """bpm + first_beat in the tracklist → the beat grid relative to the trim's start, inside the
+    rendered span; either missing → no reference (never a guessed grid)."""
+    from renderer.config.tracklist import TrackSpec
+
+    (tmp_path / "a.wav").write_bytes(b"")
+    spec = TrackSpec(id="a", src=tmp_path / "a.wav", bpm=120.0, first_beat=0.25)
+    assert spec.reference_beats(start=0.0, duration=2.0) == (0.25, 0.75, 1.25, 1.75)
+    # trimmed from 1.0 s: the beats at 1.25, 1.75, 2.25 s of the file are 0.25, 0.75, 1.25 s
+    assert spec.reference_beats(start=1.0, duration=1.5) == (0.25, 0.75, 1.25)
+    assert TrackSpec(id="a", src=spec.src, bpm=120.0).reference_beats(start=0, duration=9) == ()
+    assert (
+        TrackSpec(id="a", src=spec.src, first_beat=0.0).reference_beats(start=0, duration=9) == ()
+    )
+    tracklist = tmp_path / "tracklist.json"
+    tracklist.write_text(json.dumps([{"id": "a", "src": "a.wav", "bpm": 90, "first_beat": -1}]))
+    with pytest.raises(ConfigError, match=r"first_beat"):
+        load_tracklist(tracklist)

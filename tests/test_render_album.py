@@ -39,8 +39,18 @@ def test_album_render_outputs(album_config, capsys):
         previews = track["previews"]
         assert Path(previews["thumbnail"]).is_file() and Path(previews["gif"]).is_file()
         assert previews["keyframes"] and all(Path(p).is_file() for p in previews["keyframes"])
-        assert "onset_pearson" in track["reactivity"]
-        assert track["loudness"]["target_lufs"] == -14.0
+        react = track["reactivity"]
+        assert "onset_pearson" in react
+        assert react["beat_reference"] == "own analysis (self-referenced)"
+        # the tracklist states bpm + first_beat: accents are also scored against that grid
+        assert react["reference_beats"] >= 5
+        assert 0.0 <= react["reference_beat_accent_chance"] <= 1.0
+        assert 0.0 <= react["reference_beat_accent_rate"] <= 1.0
+        loudness = track["loudness"]
+        assert loudness["target_lufs"] == -14.0
+        # what the mastered WAV measured, not what the gain was meant to give
+        assert abs(loudness["output_lufs"] - loudness["target_lufs"]) <= 1.0
+        assert loudness["true_peak_db"] <= -1.0 + 1e-6 and loudness["limiting_db"] >= 0.0
     assert meta["tracks"][1]["preset"] == "pulse"
     from PIL import Image
 

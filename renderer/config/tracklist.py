@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ class _Entry(BaseModel):
     bpm: float | None = Field(None, gt=0)
     key: str | None = None
     markers: list[float] = Field(default_factory=list)
+    # with bpm: the beats are the constant grid first_beat + k·60/bpm (a composed or click-locked
+    # track), the ground truth the reactivity metric scores visual accents against
+    first_beat: float | None = Field(None, ge=0)
     art: str | None = None
 
     @field_validator("markers")
@@ -65,6 +69,20 @@ class TrackSpec:
     markers: tuple[float, ...] = ()
     art: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    first_beat: float | None = None
+
+    def reference_beats(self, *, start: float, duration: float) -> tuple[float, ...]:
+        """The stated beat grid (s, relative to ``start``) within ``[0, duration)``; empty unless
+        the tracklist gives both ``bpm`` and ``first_beat``."""
+        if self.bpm is None or self.first_beat is None:
+            return ()
+        period = 60.0 / self.bpm
+        k0 = max(0, math.ceil((start - self.first_beat) / period - 1e-9))
+        beats, k = [], k0
+        while (t := self.first_beat + k * period - start) < duration:
+            beats.append(round(t, 6))
+            k += 1
+        return tuple(beats)
 
 
 def resolve_inside(root: Path, rel: str, *, where: str) -> Path:
@@ -109,6 +127,7 @@ def load_tracklist(path: str | Path, *, album_root: str | Path | None = None) ->
                 bpm=entry.bpm,
                 key=entry.key,
                 markers=tuple(entry.markers),
+                first_beat=entry.first_beat,
                 art=entry.art,
                 extra={k: v for k, v in entry.model_dump().items() if k not in known},
             )

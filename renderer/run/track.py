@@ -128,10 +128,12 @@ def _render(config, prepared: PreparedTrack, *, executor, run_dir: Path, manifes
         audio=str(audio.path), frames=n, duration=n / fps,
         chunks_rendered=rendered, chunks_skipped=skipped,
         sync_error_ms=round(1000 * abs(probe["video_duration"] - probe["audio_duration"]), 2),
-        reactivity=_reactivity(out, prepared, ffmpeg_path=ffmpeg_path),
+        reactivity=_reactivity(out, prepared, duration=n / fps, ffmpeg_path=ffmpeg_path),
         previews=written,
         loudness={"input_lufs": audio.loudness_in, "gain_db": audio.gain_db,
-                  "peak_db": audio.peak_db, "target_lufs": config.audio.normalization},
+                  "output_lufs": audio.loudness_out, "limiting_db": audio.limiting_db,
+                  "true_peak_db": audio.peak_db, "peak_db": audio.peak_db,
+                  "target_lufs": config.audio.normalization},
         analysis={"tempo": a.tempo, "tempo_confidence": a.tempo_confidence, "key": a.key,
                   "key_confidence": a.key_confidence, "beats": len(a.beats),
                   "sections": [(s.start, s.label) for s in a.sections]},
@@ -167,14 +169,24 @@ def _reuse_finished(manifest: RunManifest, plan, key: dict) -> TrackResult | Non
                    chunks_rendered=0)  # fmt: skip
 
 
-def _reactivity(video: Path, prepared: PreparedTrack, *, ffmpeg_path: str | None) -> dict:
+def _reactivity(
+    video: Path, prepared: PreparedTrack, *, duration: float, ffmpeg_path: str | None
+) -> dict:
     """Reactivity figures; the analysis and the series they came from go beside the video, in
     ``analysis/<id>.json`` and ``analysis/<id>.reactivity.json``, for the run page."""
+    import numpy as np
+
     from renderer.run.page_data import write_track_data
     from renderer.run.reactivity import measure_reactivity_series
 
+    plan = prepared.plan
+    reference = plan.track.reference_beats(start=plan.trim.start, duration=duration)
     figures, series = measure_reactivity_series(
-        video, frames=prepared.frames, analysis=prepared.analysis, ffmpeg_path=ffmpeg_path
+        video,
+        frames=prepared.frames,
+        analysis=prepared.analysis,
+        ffmpeg_path=ffmpeg_path,
+        reference_beats=np.asarray(reference) if reference else None,
     )
     write_track_data(video.parent, prepared.plan.id, analysis=prepared.analysis.to_dict(),
                      series=series)  # fmt: skip
