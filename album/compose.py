@@ -2,6 +2,7 @@
 
     python -m album.compose                       # the whole album into album/
     nts-compose-album --out /tmp/a --tracks opening --seconds-limit 8
+    nts-compose-album --stems                     # also album/stems/<id>/{drums,bass,other}.flac
 
 The tracklist is written from the same :class:`~album.songs.Song` data that renders the audio, so
 its bpm, key, markers and sections are exact ground truth for the analysis accuracy script.
@@ -21,7 +22,7 @@ import numpy as np
 
 from album.art import write_cover
 from album.encode import write_mp3
-from album.mix import render_pcm
+from album.mix import render_parts, render_pcm
 from album.songs import ORDER, SONGS, Song
 from album.synth import SR
 
@@ -69,10 +70,30 @@ def track_entry(song: Song, *, number: int, duration: float) -> dict:
     }
 
 
+def write_stems(folder: Path, parts: dict[str, np.ndarray]) -> list[Path]:
+    """``folder/<part>.flac`` (16-bit, 48 kHz stereo) for each stem ``[2, n]``; returns the files."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, pcm in parts.items():
+        path = folder / f"{name}.flac"
+        partial = folder / f".{name}.flac.partial"
+        sf.write(str(partial), np.clip(pcm, -1.0, 1.0).T, SR, subtype="PCM_16", format="FLAC")
+        os.replace(partial, path)
+        written.append(path)
+    return written
+
+
 def compose_album(
-    *, out: Path = ALBUM_DIR, tracks: Sequence[str] = ORDER, seconds_limit: float | None = None
+    *,
+    out: Path = ALBUM_DIR,
+    tracks: Sequence[str] = ORDER,
+    seconds_limit: float | None = None,
+    stems: bool = False,
 ) -> list[dict]:
-    """Render ``tracks`` into ``out`` (MP3 + cover art) and write ``out/tracklist.json``."""
+    """Render ``tracks`` into ``out`` (MP3 + cover art) and write ``out/tracklist.json``; with
+    ``stems``, also each track's stems into ``out/stems/<id>/`` (git-ignored, see STEM_BUSES)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     entries = []
@@ -81,7 +102,9 @@ def compose_album(
         if song is None:
             raise ValueError(f"--tracks: unknown track id {track_id!r}; choose from {ORDER}")
         t0 = time.process_time()
-        pcm = render_pcm(song, seconds_limit=seconds_limit)
+        pcm, parts = render_parts(song, seconds_limit=seconds_limit, stems=stems)
+        if parts:
+            write_stems(out / "stems" / song.id, parts)
         entry = track_entry(song, number=ORDER.index(track_id) + 1, duration=pcm.shape[1] / SR)
         write_mp3(out / entry["src"], pcm)
         write_cover(out / entry["art"], seed=song.seed, hue=song.hue)
@@ -107,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seconds-limit", type=float, default=None, help="render only the first N seconds"
     )
+    parser.add_argument("--stems", action="store_true",
+                        help="also write each track's stems to OUT/stems/<id>/")  # fmt: skip
     args = parser.parse_args(argv)
     if args.seconds_limit is not None and args.seconds_limit <= 0:
         parser.error(f"--seconds-limit must be positive, got {args.seconds_limit}")
@@ -114,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [t for t in tracks if t not in SONGS]
     if unknown or not tracks:
         parser.error(f"--tracks: unknown ids {unknown}; choose from {', '.join(ORDER)}")
-    compose_album(out=args.out, tracks=tracks, seconds_limit=args.seconds_limit)
+    compose_album(out=args.out, tracks=tracks, seconds_limit=args.seconds_limit, stems=args.stems)
     return 0
 
 

@@ -54,8 +54,8 @@ def duck_curve(stems: Stems, *, depth: float, release: float) -> np.ndarray:
     return 1.0 - depth * np.clip(env, 0.0, 1.0)
 
 
-def mix_stems(song: Song, stems: Stems) -> np.ndarray:
-    """Buses with their effects, summed: stereo float64 [2, n] before the master chain."""
+def mix_buses(song: Song, stems: Stems) -> dict[str, np.ndarray]:
+    """The buses with their effects and mix levels: stereo float64 [2, n] each, in mix order."""
     n, beat = stems.n, song.beat_seconds
     m = stems.mono
     cut = section_cutoffs(song, n=n)
@@ -93,7 +93,18 @@ def mix_stems(song: Song, stems: Stems) -> np.ndarray:
     )
     lead = _fx([pb.Reverb(room_size=0.7, wet_level=0.3, dry_level=0.85)], lead)
     riser = _fx([pb.Reverb(room_size=0.9, wet_level=0.5)], _pan(m["riser"], 0.0))
-    return drums + bass * 0.8 + pad * 1.5 + arp * 0.8 + lead * 0.75 + riser * 0.6
+    return {"drums": drums, "bass": bass * 0.8, "pad": pad * 1.5, "arp": arp * 0.8,
+            "lead": lead * 0.75, "riser": riser * 0.6}  # fmt: skip
+
+
+def mix_stems(song: Song, stems: Stems) -> np.ndarray:
+    """Buses with their effects, summed: stereo float64 [2, n] before the master chain."""
+    return sum_buses(mix_buses(song, stems))
+
+
+# The stems a separation tool would give (renderer/audio/stems.py reads them): the drum bus, the
+# bass bus and everything harmonic; this album has no vocals.
+STEM_BUSES = {"drums": ("drums",), "bass": ("bass",), "other": ("pad", "arp", "lead", "riser")}
 
 
 def true_peak(x: np.ndarray) -> float:
@@ -144,11 +155,41 @@ def master(x: np.ndarray) -> np.ndarray:
 
 def render_pcm(song: Song, *, seconds_limit: float | None = None) -> np.ndarray:
     """The mastered track: float32 [2, n] at 48 kHz (first ``seconds_limit`` seconds if given)."""
+    return render_parts(song, seconds_limit=seconds_limit, stems=False)[0]
+
+
+def render_parts(song: Song, *, seconds_limit: float | None = None, stems: bool = True
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+    """The mastered track and (``stems``) its stems ``{drums, bass, other}``, float32 [2, n].
+
+    The stems are the buses before the master chain, at the master's level (scaled by the
+    master-to-mix RMS ratio), all by one further factor if needed so none peaks above −1 dBFS.
+    """
     n = int(round(song.duration * SR))
     if seconds_limit is not None:
         n = min(n, max(1, int(round(seconds_limit * SR))))
-    stems = Arranger(song, n=n).render()
-    out = master(mix_stems(song, stems))
-    fade = min(n, int(0.01 * SR))  # a 10 ms fade-out so a cut excerpt does not click
-    out[:, n - fade :] *= np.linspace(1.0, 0.0, fade)
-    return out.astype(np.float32)
+    arranged = Arranger(song, n=n).render()
+    buses = mix_buses(song, arranged)
+    mix = sum_buses(buses)
+    out = master(mix)
+    fade = np.linspace(1.0, 0.0, min(n, int(0.01 * SR)))  # 10 ms: a cut excerpt does not click
+    out[:, n - len(fade) :] *= fade
+    parts: dict[str, np.ndarray] = {}
+    if stems:
+        scale = np.sqrt(np.mean(out**2) / max(np.mean(mix**2), 1e-20))
+        for name, members in STEM_BUSES.items():
+            parts[name] = scale * sum_buses({m: buses[m] for m in members})
+            parts[name][:, n - len(fade) :] *= fade
+        peak = max(float(np.max(np.abs(p))) for p in parts.values())
+        factor = min(1.0, 10 ** (-1.0 / 20) / max(peak, 1e-12))
+        parts = {k: (v * factor).astype(np.float32) for k, v in parts.items()}
+    return out.astype(np.float32), parts
+
+
+def sum_buses(buses: dict[str, np.ndarray]) -> np.ndarray:
+    """The buses added left to right (the same float sums as :func:`mix_stems`)."""
+    values = list(buses.values())
+    out = values[0]
+    for bus in values[1:]:
+        out = out + bus
+    return out

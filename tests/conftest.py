@@ -1,4 +1,5 @@
-"""Shared fixtures: paths, seeded RNGs and tiny synthetic audio."""
+"""Shared fixtures (paths, seeded RNGs, the tiny model, one shared album render) and how the suite
+is split over pytest-xdist workers (``-n`` in pyproject.toml's addopts, ``--dist loadgroup``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,34 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
+
+
+# Session fixtures that cost a real render: every test using one runs on one worker, so it is made
+# once per run, not once per worker.
+SHARED_RENDERS = ("album_run",)
+
+
+def xdist_group(item: pytest.Item) -> str | None:
+    """The xdist group of ``item``: the shared render it uses, else its module when that module
+    sets up a fixture for several of its tests (module or class scope: a render, a cluster, a
+    trained checkpoint), else None (the test can run on any worker)."""
+    names = getattr(item, "fixturenames", ())
+    for name in SHARED_RENDERS:
+        if name in names:
+            return name
+    module = item.nodeid.split("::")[0]
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in info.name2fixturedefs.values() if info else ():
+        if any(d.scope in ("module", "class", "package") and d.baseid == module for d in defs):
+            return module
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks to group the tests
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if group := xdist_group(item):
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
@@ -45,6 +74,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         export_artefacts(generator, out, anchors=6, candidates=12, training_info={"tiny": True})
     torch.set_num_threads(threads)
     return out
+
+
+@pytest.fixture(scope="session")
+def album_run(tmp_path_factory, tiny_model_dir):
+    """The tiny album (2 tracks × 3 s at 128×72, MP4 + WebM, album film) rendered once through
+    the real CLI; for tests that read its outputs (a test that changes the run folder copies it or
+    renders its own). Returns a :class:`render_fixtures.AlbumRun`."""
+    from render_fixtures import render_album_once
+
+    return render_album_once(tmp_path_factory.mktemp("album_run"), tiny_model_dir)
 
 
 @pytest.fixture(scope="module")

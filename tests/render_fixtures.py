@@ -3,8 +3,12 @@ tiny model and a render.yaml at 128×72, 24 fps, 1 s chunks (the schema's lowest
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +47,31 @@ def read_meta(config: Path, root: str = "renders") -> dict:
     """The single run's meta.json under ``<config dir>/<root>/``."""
     (meta,) = (config.parent / root).glob("*/meta.json")
     return json.loads(meta.read_text())
+
+
+@dataclass(frozen=True)
+class AlbumRun:
+    """One finished render of :func:`make_album` (with the WebM copy): what the tests read."""
+
+    config: Path  # render.yaml
+    run_dir: Path  # renders/<run-id>/
+    meta: dict  # meta.json as the render wrote it (later resumes may rewrite the file)
+    stderr: str  # what the render printed
+
+
+def render_album_once(root: Path, model_dir: Path) -> AlbumRun:
+    """Render the tiny album under ``root`` through the real CLI, from ``root`` as the cwd."""
+    from renderer.render_album import main as album_main
+
+    config = make_album(root, model_dir, extra="encode: {webm: true}\n")
+    err = io.StringIO()
+    cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stderr(err):
+            code = album_main(["--config", str(config)])
+    finally:
+        os.chdir(cwd)
+    assert code == 0, err.getvalue()[-3000:]
+    meta = read_meta(config)
+    return AlbumRun(config, Path(meta["album"]).parent, meta, err.getvalue())

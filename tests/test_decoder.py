@@ -280,3 +280,28 @@ def test_committed_model_golden_slice(repo_root, backend):
     assert frame.shape == (256, 256, 3)
     got = frame[::64, ::64].reshape(-1, 3)[:8].astype(int)
     assert np.abs(got - np.array(GOLDEN_PIXELS)).max() <= 1
+
+
+class FakeDeviceBackend(FakeBackend):
+    """``FakeBackend`` that also returns tensors (``run_tensor``), like the torch backend."""
+
+    on_cuda = True
+    device = None
+
+    def run_tensor(self, latents: np.ndarray):
+        import torch
+
+        return torch.from_numpy(self.run(latents))
+
+
+def test_decode_tensor_batches_and_backs_off_like_decode(tiny_model_dir, latents):
+    meta = load_model_meta(tiny_model_dir)
+    reference = Decoder(FakeBackend(limit=99), meta=meta, batch_size=9).decode(latents)
+    backend = FakeDeviceBackend(limit=2)
+    dec = Decoder(backend, meta=meta, batch_size=8)
+    assert dec.keeps_frames_on_device
+    np.testing.assert_array_equal(dec.decode_tensor(latents).numpy(), reference)
+    assert dec.batch_size == 2 and backend.calls[:3] == [8, 4, 2]
+    assert not Decoder(FakeBackend(limit=9), meta=meta).keeps_frames_on_device
+    with pytest.raises(RenderError, match="cannot keep frames on a device"):
+        Decoder(FakeBackend(limit=9), meta=meta).decode_tensor(latents)

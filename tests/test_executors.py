@@ -1,6 +1,8 @@
 """The executor seam (ARCHITECTURE §8): the same frames and segment bytes from ``local``,
 ``processes`` and ``ray``; a worker SIGKILLed mid-chunk under ``processes`` and under ``ray`` costs
-only the chunk it was rendering; the driver resumes a Ray run from the manifest.
+only the chunk it was rendering; the driver resumes a Ray run from the manifest; with a pool the
+album run overlaps one track's tail with the next track's chunks (``local`` does not); a private
+Ray cluster listens on loopback only and leaves no file behind.
 
 The kill is real: the job for a chosen chunk carries a test-only hook (``NTS_TEST_WORKER_FAULT``)
 that makes the first worker to pick it up SIGKILL itself halfway through the chunk, recording its
@@ -10,6 +12,8 @@ tests see that no finished chunk was rendered twice.
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
 import json
 import os
 import signal
@@ -22,8 +26,9 @@ import pytest
 from render_fixtures import FPS, make_album, read_meta
 
 from renderer.encode.media import probe_media
+from renderer.render_album import main as album_main
 from renderer.render_track import main as track_main
-from renderer.run.executors.jobs import FAULT_ENV, worker_threads
+from renderer.run.executors.jobs import FAULT_ENV, worker_name, worker_threads
 
 SECONDS = 3.0
 N_CHUNKS = 3
@@ -36,18 +41,43 @@ def album(tmp_path_factory, tiny_model_dir) -> Path:
 
 
 def render(album: Path, root: str, *extra: str) -> dict:
+    """Track t1 alone; its meta.json row."""
     argv = ["--config", str(album), "--track", "t1", "--output-root", root, "--keep-frames",
             *extra]  # fmt: skip
     assert track_main(argv) == 0
     return read_meta(album, root)["tracks"][0]
 
 
-def manifest_chunks(track: dict) -> dict[str, dict]:
+def render_both(album: Path, root: str, *extra: str) -> dict[str, dict]:
+    """The album run (t0, then t1, then the film); meta.json's rows by track id."""
+    argv = ["--config", str(album), "--output-root", root, "--keep-frames", *extra]
+    assert album_main(argv) == 0
+    meta = read_meta(album, root)
+    assert meta["album"] and Path(meta["album"]).is_file()
+    return {t["id"]: t for t in meta["tracks"]}
+
+
+def manifest_chunks(track: dict, track_id: str = "t1") -> dict[str, dict]:
     manifest = Path(track["output"]).parent / "manifest.json"
-    return json.loads(manifest.read_text())["tracks"]["t1"]["chunks"]
+    return json.loads(manifest.read_text())["tracks"][track_id]["chunks"]
 
 
-def assert_same_output(track: dict, reference: dict) -> None:
+def first_segment_ns(track: dict, track_id: str) -> int:
+    run_dir = Path(track["output"]).parent
+    return min((run_dir / c["segment"]).stat().st_mtime_ns
+               for c in manifest_chunks(track, track_id).values())  # fmt: skip
+
+
+def tail_end_ns(track: dict) -> int:
+    """When the track's tail had written its GIF and its reactivity series."""
+    run_dir = Path(track["output"]).parent
+    return max(Path(track["previews"]["gif"]).stat().st_mtime_ns,
+               (run_dir / "analysis" / f"{track['id']}.reactivity.json").stat().st_mtime_ns)  # fmt: skip
+
+
+def assert_same_output(track: dict, reference: dict, *, track_id: str = "t1") -> None:
+    """Same frames, segment bytes, previews (by name; by bytes too when no chunk was reused),
+    reactivity and files as ``reference``."""
     assert track["ok"] and track["frames"] == SECONDS * FPS
     assert [c["frame_hashes"] for c in track["chunks"]] == [
         c["frame_hashes"] for c in reference["chunks"]
@@ -58,7 +88,12 @@ def assert_same_output(track: dict, reference: dict) -> None:
     assert probe_media(track["output"])["frames"] == SECONDS * FPS
     names = [Path(p).name for p in track["previews"]["keyframes"]]
     assert names == [Path(p).name for p in reference["previews"]["keyframes"]]
-    assert all(Path(p).is_file() for p in track["previews"]["keyframes"])
+    if not track["chunks_skipped"]:  # (a reused chunk's preview frames are read back from H.264)
+        previews = [*track["previews"]["keyframes"], track["previews"]["gif"]]
+        expected = [*reference["previews"]["keyframes"], reference["previews"]["gif"]]
+        assert [Path(p).read_bytes() for p in previews] == [Path(p).read_bytes() for p in expected]
+    assert track["reactivity"] == reference["reactivity"]
+    assert len(manifest_chunks(track, track_id)) == len(track["chunks"])
     run_dir = Path(track["output"]).parent
     assert not list(run_dir.glob("**/*.partial*"))
     assert not (run_dir / "segments" / "_work").exists() or not any(
@@ -67,13 +102,25 @@ def assert_same_output(track: dict, reference: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(album) -> dict:
-    """``local``: one process, the driver's decoder."""
-    track = render(album, "local", "--executor", "local")
-    assert {c["worker"].rpartition(":")[2] for c in manifest_chunks(track).values()} == {
-        str(os.getpid())
-    }
-    return track
+def local_album(album) -> dict[str, dict]:
+    """``local``: one process, the driver's decoder; both tracks and the film."""
+    tracks = render_both(album, "local", "--executor", "local")
+    for track_id, track in tracks.items():
+        workers = {
+            c["worker"].rpartition(":")[2] for c in manifest_chunks(track, track_id).values()
+        }
+        assert workers == {str(os.getpid())}
+    return tracks
+
+
+@pytest.fixture(scope="module")
+def reference(local_album) -> dict:
+    return local_album["t1"]
+
+
+def test_local_runs_the_tracks_one_after_another(local_album):
+    """t1's first chunk is written only after t0's tail (GIF, reactivity) has ended."""
+    assert first_segment_ns(local_album["t1"], "t1") > tail_end_ns(local_album["t0"])
 
 
 def fault(monkeypatch, folder: Path) -> Path:
@@ -83,12 +130,13 @@ def fault(monkeypatch, folder: Path) -> Path:
 
 
 def assert_killed_once_and_nothing_redone(folder: Path, track: dict) -> None:
-    """The worker died in the chunk, only that chunk ran again, a chunk that had finished before
+    """The worker died in t1's chunk, only that chunk ran again, a chunk that had finished before
     the kill ran once (and there was one)."""
     killed = int((folder / "killed").read_text())
     assert killed != os.getpid()
     starts = [line.split(":") for line in (folder / "starts.log").read_text().split()]
-    per_chunk = {i: [pid for _, c, pid in starts if int(c) == i] for i in range(N_CHUNKS)}
+    per_chunk = {i: [pid for t, c, pid in starts if t == "t1" and int(c) == i]
+                 for i in range(N_CHUNKS)}  # fmt: skip
     assert per_chunk[KILLED_CHUNK][0] == str(killed) and len(per_chunk[KILLED_CHUNK]) == 2
     records = manifest_chunks(track)
     assert records[str(KILLED_CHUNK)]["worker"].rpartition(":")[2] != str(killed)
@@ -111,13 +159,21 @@ def test_worker_threads_split_the_cores():
     assert worker_threads(workers=32, cores=16) == 1
 
 
-def test_processes_give_the_local_frames_and_survive_a_killed_worker(album, reference, tmp_path,
-                                                                      monkeypatch):  # fmt: skip
-    """Two pool workers (other processes than this one); one is SIGKILLed mid-chunk."""
+def test_processes_give_the_local_album_overlapped_and_survive_a_killed_worker(
+    album, local_album, tmp_path, monkeypatch
+):
+    """The album on two pool workers (other processes than this one), one SIGKILLed mid-chunk
+    in t1: the same frames, bytes and files as ``local``, and t1's chunks rendered while t0's
+    tail ran in the driver."""
     folder = fault(monkeypatch, tmp_path / "fault")
-    track = render(album, "processes-killed", "--executor", "processes", "--workers", "2")
-    assert_killed_once_and_nothing_redone(folder, track)
-    assert_same_output(track, reference)
+    tracks = render_both(album, "processes-killed", "--executor", "processes", "--workers", "2")
+    assert_killed_once_and_nothing_redone(folder, tracks["t1"])
+    for track_id in ("t0", "t1"):
+        assert_same_output(tracks[track_id], local_album[track_id], track_id=track_id)
+    assert first_segment_ns(tracks["t1"], "t1") < tail_end_ns(tracks["t0"])
+    run_dir = Path(tracks["t0"]["output"]).parent
+    done = json.loads((run_dir / "manifest.json").read_text())["tracks"]
+    assert all(done[t]["done"]["result"]["ok"] for t in ("t0", "t1"))  # both recorded finished
 
 
 def test_the_fault_hook_fires_once_at_its_chunk(tmp_path, monkeypatch):
@@ -158,6 +214,9 @@ def test_a_killed_driver_leaves_no_workers_and_resumes(album, reference):
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+    if before:  # what the manifest held when the driver died (another chunk may have come in)
+        (found,) = (album.parent / "driver-killed").glob("*/manifest.json")
+        before = json.loads(found.read_text())["tracks"]["t1"]["chunks"]
     assert before and len(before) < N_CHUNKS, "killed too late to test resume"
     workers = {int(c["worker"].rpartition(":")[2]) for c in before.values()}
     deadline = time.time() + 30
@@ -181,15 +240,95 @@ def _alive(pid: int) -> bool:
 # ------------------------------------------------------------------------------------------- Ray
 
 
+def listening(pids: set[int]) -> list[str]:
+    """``host:port`` of every TCP socket that ``pids`` listen on (from /proc, Linux)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except OSError:  # gone, or not ours to read
+            continue
+    found = []
+    for table in ("tcp", "tcp6"):
+        for row in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            cols = row.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                host, port = cols[1].split(":")
+                raw = bytes.fromhex(host)
+                words = [raw[i : i + 4][::-1] for i in range(0, len(raw), 4)]  # per-word order
+                found.append(f"{ipaddress.ip_address(b''.join(words))}:{int(port, 16)}")
+    return found
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, set[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, set()).add(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address.rpartition(":")[0])
+    return ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None
+                              and ip.ipv4_mapped.is_loopback)  # fmt: skip
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_private_ray_cluster_listens_on_loopback_and_leaves_no_files(album, tmp_path,
+                                                                        monkeypatch):  # fmt: skip
+    """The executor's own cluster (none running yet in this process): every socket its processes
+    and this one listen on is loopback, nothing is written to ``~/.ray``, its session lives in
+    its own folder, and that folder is gone after ``close``."""
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("ray not installed")
+    from renderer.config.loading import load_config
+    from renderer.run.executors.ray_executor import RayExecutor
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = load_config(album, overrides={"executor": "ray", "workers": 2})
+    executor = RayExecutor(config, model_dir=album.parent / "models")
+    try:
+        ray = executor.ray
+        worker = ray.get(ray.remote(worker_name).remote())  # a worker process is up
+        assert worker.rpartition(":")[2] != str(os.getpid())
+        folder = executor.cluster.folder
+        session = Path(ray._private.worker._global_node.get_session_dir_path())
+        assert folder in session.parents and executor.scratch.startswith(str(folder))
+        sockets = listening({os.getpid(), *descendants(os.getpid())})
+        assert len(sockets) >= 3  # the driver, the GCS and the raylet at least
+        assert all(is_loopback(s) for s in sockets), sockets
+    finally:
+        executor.close()
+    assert not folder.exists()
+    assert not (tmp_path / "home" / ".ray").exists()
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """One local Ray cluster for the module: 2 CPUs, no dashboard, loopback, no usage stats."""
-    ray = pytest.importorskip("ray")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, configure_logging=False)  # fmt: skip
-    yield ray
-    ray.shutdown()
+    """One private Ray cluster for the module (2 CPUs, loopback, no dashboard, no usage stats,
+    its files in a folder removed at the end), which the runs below find running."""
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("ray not installed")
+    from renderer.run.executors.ray_cluster import PrivateCluster
+
+    cluster = PrivateCluster(num_cpus=2, log_to_driver=False, configure_logging=False)
+    yield cluster.ray
+    cluster.close()
+    assert not cluster.folder.exists()
 
 
 def test_ray_gives_the_local_frames_and_resumes_from_the_manifest(album, reference, ray_cluster):

@@ -173,3 +173,17 @@ def test_previews_come_from_full_size_frames(tmp_path):
     assert previews._fit(frame, (1920, 1080)) is frame
     small = previews._fit(frame[:90, :160], (320, 180))
     assert small.shape == (180, 320, 3)  # enlarging (a frame below the target) is bicubic
+
+
+def test_gif_frames_quantised_in_threads_are_the_frames_quantised_one_by_one(tmp_path):
+    c = _collector(tmp_path)
+    _stream(c, {i: _colourful(i) for i in range(48, 120)})
+    frames = list(c.gif)
+    out = c.write(tmp_path / "thumbnails")
+    with Image.open(out["gif"]) as gif:
+        assert gif.n_frames == len(frames)
+        for i, frame in enumerate(frames):
+            gif.seek(i)
+            want = Image.fromarray(frame).quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+            np.testing.assert_array_equal(np.asarray(gif.convert("RGB")),
+                                          np.asarray(want.convert("RGB")))  # fmt: skip

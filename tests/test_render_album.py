@@ -21,10 +21,8 @@ def album_config(tmp_path, tiny_model_dir, monkeypatch):
     return make_album(tmp_path, tiny_model_dir)
 
 
-def test_album_render_outputs(album_config, capsys):
-    assert album_main(["--config", str(album_config)]) == 0
-    meta = read_meta(album_config)
-    run_dir = Path(meta["album"]).parent
+def test_album_render_outputs(album_run):
+    meta, run_dir = album_run.meta, album_run.run_dir
     assert meta["model"]["provider"] == "CPUExecutionProvider"
     assert set(meta["model"]["artefacts"])
     assert set(meta["versions"]) >= {"torch", "onnxruntime", "numpy", "librosa", "ffmpeg"}
@@ -71,8 +69,7 @@ def test_album_render_outputs(album_config, capsys):
     assert np.abs(t0[0].astype(int) - t0[40]).mean() > 1.0
     assert not (run_dir / "segments").exists()  # intermediates cleaned up on success
     assert not (run_dir / "audio").exists()
-    err = capsys.readouterr().err
-    assert "render summary" in err and "album.mp4" in err
+    assert "render summary" in album_run.stderr and "album.mp4" in album_run.stderr
 
 
 def test_broken_track_is_reported_and_the_rest_renders(album_config):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from render_fixtures import make_album, read_meta
 
 from renderer.run.page import build_page, publish_run_page, write_run_page
 from renderer.run.page_data import PageError, load_run, relative_url, write_track_data
@@ -206,17 +205,10 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def rendered_run(tmp_path_factory, tiny_model_dir) -> Path:
-    """A real tiny album render (2 tracks × 3 s, MP4 + WebM, album film)."""
-    from renderer.render_album import main as album_main
-
-    root = tmp_path_factory.mktemp("page_album")
-    config = make_album(root, tiny_model_dir, extra="encode: {webm: true}\n")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)
-        assert album_main(["--config", str(config)]) == 0
-    return Path(read_meta(config)["album"]).parent
+@pytest.fixture
+def rendered_run(album_run) -> Path:
+    """The shared real tiny album render (2 tracks × 3 s, MP4 + WebM, album film)."""
+    return album_run.run_dir
 
 
 def test_every_run_writes_the_page_and_a_resumed_run_rewrites_it(rendered_run):

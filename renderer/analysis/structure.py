@@ -1,7 +1,7 @@
-"""Structural segmentation: Foote novelty on a bar-level self-similarity matrix.
+"""Structural segmentation: Foote novelty on a beat-level self-similarity matrix.
 
-Features per beat (timbre MFCC, chroma, loudness, percussive share) are z-scored and compared with
-cosine similarity; a Gaussian-tapered checkerboard kernel slid along the diagonal gives a novelty
+Features per beat in groups (timbre MFCC, chroma, loudness, low-band onsets) are z-scored, weighted
+per group (:func:`feature_groups`) and compared with cosine similarity; a Gaussian-tapered checkerboard kernel slid along the diagonal gives a novelty
 curve whose peaks (min. 4 bars apart) are the boundaries, snapped to the nearest downbeat.
 Segments are labelled by clustering their mean features (A, B, C, …) and named by energy
 (intro / build / drop / breakdown / outro) so presets can react to "the drop".
@@ -19,17 +19,50 @@ def checkerboard(size: int) -> np.ndarray:
     return np.outer(sign * taper, sign * taper)
 
 
-def novelty_curve(features: np.ndarray, *, kernel: int = 16) -> np.ndarray:
-    """Novelty ``[N]`` from per-beat features ``[D, N]`` (z-scored inside)."""
-    x = features - features.mean(axis=1, keepdims=True)
-    x /= x.std(axis=1, keepdims=True) + 1e-9
-    x /= np.linalg.norm(x, axis=0, keepdims=True) + 1e-9
+def feature_groups(groups: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    """Per-beat features ``[D, N]`` from ``(features [d, N], weight)`` groups: each row z-scored
+    over the track, each group scaled by ``weight / √d`` so that a group's weight, not its number
+    of rows, sets its share of the similarity (13 MFCC rows would otherwise outvote loudness)."""
+    rows = []
+    for values, weight in groups:
+        x = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        x = x - x.mean(axis=1, keepdims=True)
+        x /= x.std(axis=1, keepdims=True) + 1e-9
+        rows.append(weight * x / np.sqrt(x.shape[0]))
+    return np.vstack(rows)
+
+
+def novelty_curve(features: np.ndarray, *, kernel: int = 16, standardise: bool = True
+                  ) -> np.ndarray:  # fmt: skip
+    """Novelty ``[N]`` from per-beat features ``[D, N]`` (z-scored per row unless
+    ``standardise=False``, e.g. after :func:`feature_groups`), in [0, 1].
+
+    At beat ``i`` the checkerboard compares the ``kernel // 2`` beats before with those after:
+    the mean cosine similarity within the two blocks minus the mean across them, each mean over
+    the entries that exist, the self-similarity of a beat with itself left out. Near the track's
+    ends the missing entries are left out (not padded with copies of the first or last beat,
+    which made the ends look like boundaries); with no beats on one side the novelty is 0."""
+    x = np.asarray(features, dtype=np.float64)
+    if standardise:
+        x = x - x.mean(axis=1, keepdims=True)
+        x /= x.std(axis=1, keepdims=True) + 1e-9
+    x = x / (np.linalg.norm(x, axis=0, keepdims=True) + 1e-9)
     ssm = x.T @ x
+    np.fill_diagonal(ssm, np.nan)
     n = ssm.shape[0]
     k = checkerboard(kernel)
     half = kernel // 2
-    padded = np.pad(ssm, half, mode="edge")
-    nov = np.array([np.sum(padded[i : i + kernel, i : i + kernel] * k) for i in range(n)])
+    padded = np.pad(ssm, half, constant_values=np.nan)
+    within, across = np.clip(k, 0.0, None), np.clip(-k, 0.0, None)
+    nov = np.zeros(n)
+    for i in range(n):
+        block = padded[i : i + kernel, i : i + kernel]
+        valid = ~np.isnan(block)
+        w_in, w_out = within * valid, across * valid
+        if w_out.sum() <= 0 or w_in.sum() <= 0:  # one side is empty: no comparison
+            continue
+        values = np.where(valid, block, 0.0)
+        nov[i] = np.sum(values * w_in) / w_in.sum() - np.sum(values * w_out) / w_out.sum()
     nov = np.maximum(nov, 0.0)
     return nov / (nov.max() + 1e-9)
 
@@ -94,17 +127,21 @@ def segment(
     energy: np.ndarray,
     duration: float,
     beats_per_bar: int = 4,
+    standardise: bool = True,
+    label_features: np.ndarray | None = None,
 ) -> list[tuple[float, float, str]]:
     """Sections ``(start, end, label)`` covering ``[0, duration]``.
 
-    ``beat_features`` is ``[D, N]`` for the ``N`` beats at ``beat_times``; ``energy`` ``[N]`` is
-    the per-beat loudness used for naming. Labels read e.g. ``"drop (B)"``.
+    ``beat_features`` is ``[D, N]`` for the ``N`` beats at ``beat_times`` (z-scored per row
+    inside unless ``standardise=False``: already weighted by :func:`feature_groups`); ``energy``
+    ``[N]`` is the per-beat loudness used for naming. Labels read e.g. ``"drop (B)"``; the letters
+    cluster the sections' means of ``label_features`` ``[D', N]`` (default: ``beat_features``).
     """
     n = beat_features.shape[1]
     if n < 4 * beats_per_bar:
         return [(0.0, float(duration), "intro (A)")]
     kernel = min(8 * beats_per_bar, max(4, n // 4) // 2 * 2)
-    nov = novelty_curve(beat_features, kernel=kernel)
+    nov = novelty_curve(beat_features, kernel=kernel, standardise=standardise)
     idx = pick_boundaries(nov, min_gap=4 * beats_per_bar)
     times = []
     for i in idx:
@@ -121,7 +158,8 @@ def segment(
         )
         for a, b in zip(bounds[:-1], bounds[1:], strict=False)
     ]
-    means = np.stack([beat_features[:, a:b].mean(axis=1) for a, b in sections_idx])
+    labelled = beat_features if label_features is None else label_features
+    means = np.stack([labelled[:, a:b].mean(axis=1) for a, b in sections_idx])
     letters = cluster_labels(means)
     names = name_sections([float(energy[a:b].mean()) if b > a else 0.0 for a, b in sections_idx])
     return [

@@ -145,6 +145,13 @@ class AudioStream:
         if not self._native:
             self.sample_rate, self.channels, self._stated = _probe(self.path)
 
+    @property
+    def stated_seconds(self) -> float | None:
+        """The duration the file's header states (``None`` when it states none)."""
+        if self._native:
+            return self._frames / self.sample_rate if self._frames > 0 else None
+        return self._stated
+
     def blocks(self, *, frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
         """Decoded float32 blocks ``[channels, ≤ frames]``, finite, in order, to the file's end."""
         total = 0

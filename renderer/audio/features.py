@@ -51,6 +51,7 @@ class Features:
     percussive: np.ndarray
     mfcc: np.ndarray
     chroma: np.ndarray
+    stems: tuple[str, ...] = ()  # parts whose signals came from stems (renderer/audio/stems.py)
 
     @property
     def frame_rate(self) -> float:
@@ -76,6 +77,7 @@ class FrameFeatures:
     percussive: np.ndarray
     mfcc: np.ndarray
     chroma: np.ndarray
+    stems: tuple[str, ...] = ()  # as in Features
 
 
 def robust_normalise(x: np.ndarray, *, low: float = 5.0, high: float = 95.0) -> np.ndarray:
@@ -248,4 +250,5 @@ def to_video_frames(features: Features, *, fps: float) -> FrameFeatures:
         percussive=interp(features.percussive),
         mfcc=interp(features.mfcc),
         chroma=interp(features.chroma),
+        stems=features.stems,
     )

@@ -77,6 +77,9 @@ class Motion(Strict):
     onset_pulse: float = Field(0.5, ge=0.0, le=1.0)  # weight of the onset-driven pulse
     percussive_gain: float = Field(0.6, ge=0.0, le=1.0)  # beat pulse scaled by percussive energy
     pulse_axis: int = Field(0, ge=0, le=63)  # PCA axis of meta.json the pulse pushes along
+    beat_confidence: float = Field(0.5, ge=0.0, le=1.0)  # beats below this confidence: onsets
+    offbeat_onsets: float = Field(0.35, ge=0.0, le=1.0)  # onset kicks between trusted beats
+    latency: float = Field(0.0, ge=-0.2, le=0.2)  # s the accents move earlier (measured lag)
     drift_speed: float = Field(0.04, ge=0.0, le=2.0)  # anchor cycles per second, silent
     harmonic_drift: float = Field(0.12, ge=0.0, le=2.0)  # extra cycles/s at harmonic = 1
     focus: float = Field(2.5, ge=0.0, le=20.0)  # how close the drift stays to single anchors
@@ -85,6 +88,7 @@ class Motion(Strict):
     scene_changes: bool = True
     crossfade: float = Field(0.75, ge=0.0, le=10.0)  # seconds from one scene's anchors to the next
     min_scene: float = Field(2.0, ge=0.0, le=120.0)  # boundaries closer than this are merged
+    scene_motion: float = Field(1.0, ge=0.0, le=1.5)  # fast sweep at a scene change (× norm)
 
 
 class ControllerSettings(Strict):
@@ -197,10 +201,18 @@ class AudioConfig(Strict):
     normalization: float = Field(-14.0, ge=-30.0, le=-5.0)  # integrated LUFS
 
 
+class AnalysisConfig(Strict):
+    # "madmom" (the optional [madmom] extra): its RNN+DBN beats; its model files are CC BY-NC-SA
+    beat_tracker: Literal["ours", "madmom"] = "ours"
+
+
 class DecoderConfig(Strict):
     batch_size: int = Field(8, ge=1, le=256)
     execution_provider: Literal["auto", "cuda", "cpu"] = "auto"
     threads: int | None = Field(None, ge=1, le=256)
+    # On CUDA (torch backend): frames per batch from free GPU memory instead of batch_size
+    # (renderer/decode/device_pipeline.py). No effect on the CPU.
+    auto_batch: bool = True
 
 
 class EncodeConfig(Strict):
@@ -208,6 +220,9 @@ class EncodeConfig(Strict):
     webm: bool = False  # also write <id>.webm
     ffmpeg_path: Path | None = None
     threads: int | None = Field(None, ge=1, le=64)
+    # H.264 encoder: auto = h264_nvenc when decoding on CUDA and FFmpeg can open it, else the
+    # profile's libx264; software = always the profile's; nvenc = h264_nvenc or an error.
+    video_encoder: Literal["auto", "software", "nvenc"] = "auto"
 
 
 EXECUTION_FIELDS = ("executor", "workers", "address", "task_cpus", "task_gpus", "max_retries")
@@ -253,9 +268,11 @@ class TrackOverride(Strict):
     preset: str | None = None
     seed: int | None = Field(None, ge=0)
     trim: Trim | None = None
+    stems: str | bool | None = None  # folder (default <album root>/stems/<id>); false: none
     controller: ControllerSettings | None = None
     postfx: PostFXConfig | None = None
     cppn: CPPNConfig | None = None
+    backend: Literal["onnx", "torch", "cppn"] | None = None  # this track's decoder (model.backend)
 
 
 class RenderConfig(Strict):
@@ -268,6 +285,7 @@ class RenderConfig(Strict):
     album: AlbumConfig = AlbumConfig()
     model: ModelConfig = ModelConfig()
     audio: AudioConfig = AudioConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
     controller: ControllerSettings = ControllerSettings()
     decoder: DecoderConfig = DecoderConfig()
     postfx: PostFXConfig = PostFXConfig()

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -45,6 +45,7 @@ class _Entry(BaseModel):
     # track), the ground truth the reactivity metric scores visual accents against
     first_beat: float | None = Field(None, ge=0)
     art: str | None = None
+    backend: Literal["onnx", "torch", "cppn"] | None = None  # this track's decoder
 
     @field_validator("markers")
     @classmethod
@@ -70,6 +71,7 @@ class TrackSpec:
     art: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     first_beat: float | None = None
+    backend: str | None = None  # the tracklist's choice of decoder backend, if any
 
     def reference_beats(self, *, start: float, duration: float) -> tuple[float, ...]:
         """The stated beat grid (s, relative to ``start``) within ``[0, duration)``; empty unless
@@ -129,6 +131,7 @@ def load_tracklist(path: str | Path, *, album_root: str | Path | None = None) ->
                 markers=tuple(entry.markers),
                 first_beat=entry.first_beat,
                 art=entry.art,
+                backend=entry.backend,
                 extra={k: v for k, v in entry.model_dump().items() if k not in known},
             )
         )
@@ -155,7 +158,11 @@ class TrackPlan:
     seed: int
     trim: Trim
     markers: tuple[float, ...]
-    cppn: CPPNConfig = CPPNConfig()  # the look when model.backend is cppn
+    cppn: CPPNConfig = CPPNConfig()  # the look when the track's backend is cppn
+    backend: str = (
+        "onnx"  # the track block, else the tracklist, else the preset, else model.backend
+    )
+    stems: Path | None = None  # the track's stems folder (renderer/audio/stems.py), if any
 
     @property
     def id(self) -> str:
@@ -168,12 +175,14 @@ class TrackPlan:
             "src": str(self.track.src),
             "title": self.track.title,
             "preset": self.preset,
+            "backend": self.backend,
             "seed": self.seed,
             "trim": self.trim.model_dump(mode="json"),
             "markers": list(self.markers),
             "controller": self.controller.model_dump(mode="json"),
             "postfx": self.postfx.model_dump(mode="json"),
             "cppn": self.cppn.model_dump(mode="json"),
+            "stems": None if self.stems is None else str(self.stems),
         }
 
 
@@ -201,6 +210,8 @@ def resolve_track(config: RenderConfig, track: TrackSpec) -> TrackPlan:
     look = deep_merge(look, explicit(config.model.cppn))
     look = deep_merge(look, explicit(override.cppn) if override and override.cppn else {})
     seed = override.seed if override and override.seed is not None else None
+    backend = ((override.backend if override else None) or track.backend or preset.backend
+               or config.model.backend)  # fmt: skip
     trim = override.trim if override and override.trim else Trim()
     end = trim.end if trim.end is not None else float("inf")
     markers = tuple(m - trim.start for m in track.markers if trim.start < m < end)
@@ -210,10 +221,27 @@ def resolve_track(config: RenderConfig, track: TrackSpec) -> TrackPlan:
         controller=ControllerSettings.model_validate(ctrl),
         postfx=PostFXConfig.model_validate(fx),
         cppn=CPPNConfig.model_validate(look),
+        backend=backend,
         seed=seed if seed is not None else derive_seed(config.seed, "track", track.id),
         trim=trim,
         markers=markers,
+        stems=_stems_folder(config, track.id, override.stems if override else None),
     )
+
+
+def _stems_folder(config: RenderConfig, track_id: str, value: str | bool | None) -> Path | None:
+    """``tracks[].stems``: a folder (relative to the album root) that must exist, ``false`` for
+    none; unset or ``true``: ``<album root>/stems/<id>`` when that folder exists."""
+    root = config.path(config.album.root)
+    if value is False:
+        return None
+    if value is None or value is True:
+        default = root / "stems" / track_id
+        return default if default.is_dir() else None
+    folder = Path(value) if Path(value).is_absolute() else root / value
+    if not folder.is_dir():
+        raise ConfigError(f"render.yaml: tracks.{track_id}.stems: {folder} is not a folder")
+    return folder
 
 
 def select_tracks(config: RenderConfig, tracks: list[TrackSpec]) -> list[TrackSpec]:

@@ -11,42 +11,61 @@ slice of the same trajectory — ``latents(a, b) == latents(0, n)[a:b]`` bit for
               chroma[t, pitch class of anchor j]); the drift phase τ advances at
               drift_speed + harmonic_drift·harmonic(t) cycles/s; at a scene boundary the old
               weights cross-fade to the new ones over ``crossfade`` s (ease-out, so the change
-              starts on the boundary frame)
+              starts on the boundary frame), while a fast seeded sweep (3–5 Hz, amplitude
+              scene_motion·√D falling to 0 over 0.6 s) makes the change unmistakable
     blend     Σ_a W[t,a] · anchor_a (anchors wrap-tiled to the latent grid, motion.fit_grid)
     wander    amp(t) · √D · Σ_j c_j(t) U_j / √J: U_j orthonormal seeded fields, c_j means of
               seeded sinusoids of the frame time (|c_j| ≤ 1), so ‖wander‖ ≤ wander_scale · √D;
               amp follows loudness (energy_wander share) and never exceeds wander_scale
-    pulse     pulse_strength · p(t) · P: P a PCA axis of meta.json spread over the grid (norm √D);
-              p = beat_pulse · grid pulse (tempo-synced, ×percussive energy) + onset_pulse ·
-              onset envelope, divided by max(1, sum of the weights in use) so it stays in [0, 1];
-              p is also the "pulse" signal for postfx
-    z[t]      (blend + wander + pulse) rescaled to norm √(Σ_a W[t,a]·‖anchor_a‖²) — the norm of
+    kick      pulse_strength · √D · Σ_j k_j(t) P_j: accent impulses (signals.accent_signal:
+              trusted beats snapped to their onsets, onset peaks where the beat tracker is not
+              confident, off-beat onsets at a share) each kick along one of J PCA axes P_j in
+              turn (seeded sign), returning with e-folding time pulse_decay beats, so the
+              picture changes on the accent frame and little between accents; the kicks'
+              decaying sum, capped at 1, is the "pulse" signal for postfx
+    z[t]      (blend + wander + kick) rescaled to norm √(Σ_a W[t,a]·‖anchor_a‖²) — the norm of
               the anchors themselves (≈ √D for N(0, 1) anchors), so blends never shrink
               towards the origin (slerp-like) and the generator sees its usual latent range.
 
 Slow controls (energy, harmonic drift speed, chroma) are smoothed by a causal EMA with
-``smoothing_alpha`` (per frame at 30 fps; converted for other rates); pulses are not smoothed.
+``smoothing_alpha`` (per frame at 30 fps; converted for other rates); accents are not smoothed.
+The pure building blocks live in :mod:`renderer.control.signals` and
+:mod:`renderer.control.accents`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from renderer.config.models import ControllerSettings, Motion
-from renderer.control import motion
+from renderer.config.models import ControllerSettings
+from renderer.control import accents, motion
+from renderer.control.signals import (
+    KICK_FIELDS,
+    SCENE_HZ,
+    accent_signal,
+    burst_signal,
+    cut_signal,
+    decay_frames,
+    kick_directions,
+    pulse_direction,
+    pulse_signal,
+    scene_boundaries,
+    slow_controls,
+    sweep,
+    wander_basis,
+)
 
 if TYPE_CHECKING:
     from renderer.analysis.core import Analysis
     from renderer.audio.features import FrameFeatures
     from renderer.decode.model_meta import ModelMeta
 
-WANDER_FIELDS = 4  # J orthonormal directions
-WANDER_PARTIALS = 3  # sinusoids per direction
-CUT_SECONDS = 0.5  # e-folding time of the "scene_cut" signal
+# the building blocks, importable from here as before
+__all__ = ["LatentController", "cut_signal", "pulse_direction", "pulse_signal",
+           "scene_boundaries", "slow_controls", "wander_basis"]  # fmt: skip
 
 
 class LatentController:
@@ -85,7 +104,12 @@ class LatentController:
         slow = slow_controls(frames, analysis, settings, fps=fps)
         self._energy, self._hue, self._phase = slow.energy, slow.hue, slow.phase
         chroma = slow.chroma
-        self._pulse = pulse_signal(frames, analysis, settings, fps=fps)
+        impulses = accent_signal(frames, analysis, settings, fps=fps)
+        decay = decay_frames(analysis, settings.motion, fps=fps)
+        self._pulse = accents.pulse_level(impulses, decay_frames=decay)
+        self._kicks = accents.kick_coefficients(
+            impulses, decay_frames=decay, directions=KICK_FIELDS, seed=self.seed
+        )
 
         # Scenes and anchor weights.
         self.scene_frames = scene_boundaries(
@@ -103,11 +127,13 @@ class LatentController:
         self._weights = self._anchor_weights(chroma)
         self._active = np.flatnonzero(self._weights.max(axis=0) > 0.0)
         self._scene_cut = cut_signal(self.scene_frames, n_frames=n, fps=fps)
+        self._burst = burst_signal(self.scene_frames, n_frames=n, fps=fps)
 
         # Wander and pulse directions (fixed per track, seeded by name).
         wseed = settings.wander_seed if settings.wander_seed is not None else self.seed
         self._wander = wander_basis(wseed, shape=self._shape)
-        self._pulse_dir = pulse_direction(meta, settings.motion, seed=self.seed, shape=self._shape)
+        self._sweep = wander_basis(self.seed, shape=self._shape, name="scene", freq_range=SCENE_HZ)
+        self._kick_dirs = kick_directions(meta, settings.motion, seed=self.seed, shape=self._shape)
 
     # ------------------------------------------------------------------ setup helpers
     def _check_frames(self, frames: Any) -> None:
@@ -236,8 +262,16 @@ class LatentController:
         for a in self._active:  # fixed order and set, so chunks add exactly what the whole does
             z += w[:, a, None] * self._anchors[a][None, :]
         z += self.wander(sl.start, sl.stop)
-        strength = np.float32(self.settings.motion.pulse_strength)
-        z += (strength * self._pulse[sl].astype(np.float32))[:, None] * self._pulse_dir[None, :]
+        m = self.settings.motion
+        kicks = (m.pulse_strength * self._kicks[sl]).astype(np.float32)
+        for j, direction in enumerate(self._kick_dirs):  # elementwise: identical for any slice
+            z += kicks[:, j, None] * direction[None, :]
+        if m.scene_motion > 0 and self._burst[sl].any():
+            t = np.arange(sl.start, sl.stop, dtype=np.float64) / self.fps
+            amp = m.scene_motion * self._unit / np.sqrt(len(self._sweep.dirs)) * self._burst[sl]
+            coeffs = (sweep(self._sweep, t) * amp[:, None]).astype(np.float32)
+            for j, direction in enumerate(self._sweep.dirs):
+                z += coeffs[:, j, None] * direction[None, :]
         target = np.sqrt(np.sum(self._weights[sl] * self._sq_norms[None, :], axis=1))
         norm = np.sqrt(np.sum(z.astype(np.float64) ** 2, axis=1))
         z *= (target / np.maximum(norm, 1e-12)).astype(np.float32)[:, None]
@@ -268,117 +302,3 @@ class LatentController:
                 for aid, wt in zip(self.anchor_ids, self.base_weights, strict=True)
             },
         }
-
-
-# ------------------------------------------------------------------------- pure building blocks
-@dataclass(frozen=True)
-class SlowControls:
-    """Smoothed per-frame controls ``[T]`` (chroma ``[T, 12]``), all in [0, 1] except ``phase``
-    (the anchor drift phase τ in cycles, non-decreasing)."""
-
-    energy: np.ndarray
-    chroma: np.ndarray
-    hue: np.ndarray
-    phase: np.ndarray
-
-
-def slow_controls(frames: FrameFeatures, analysis: Analysis, settings: ControllerSettings, *, fps: float
-                  ) -> SlowControls:  # fmt: skip
-    """Energy, chord-boosted chroma, hue and drift phase, causally smoothed (EMA)."""
-    m = settings.motion
-    n = int(frames.n_frames)
-    alpha = motion.alpha_at(settings.smoothing_alpha, fps=fps)
-    energy = np.clip(motion.ema(frames.rms, alpha=alpha), 0.0, 1.0)
-    harmonic = np.clip(motion.ema(frames.harmonic, alpha=alpha), 0.0, 1.0)
-    chroma = np.asarray(frames.chroma, dtype=np.float64).copy()
-    for seg in getattr(analysis, "chords", []) or []:
-        root = motion.chord_root(seg.label)
-        if root is not None:
-            chroma[int(round(seg.start * fps)) : int(round(seg.end * fps)), root] += 0.5
-    chroma = motion.ema(chroma, alpha=alpha)
-    chroma /= np.maximum(chroma.max(axis=1, keepdims=True), 1e-9)
-    hue = motion.hue_from_chroma(chroma)
-    speed = m.drift_speed + m.harmonic_drift * harmonic  # cycles per second
-    phase = np.concatenate([[0.0], np.cumsum(speed[:-1]) / fps])[:n]
-    return SlowControls(energy, chroma, hue, phase)
-
-
-def pulse_signal(frames: FrameFeatures, analysis: Analysis, settings: ControllerSettings, *, fps: float
-                 ) -> np.ndarray:  # fmt: skip
-    """The pulse ``p [T]`` in [0, 1]: tempo-synced beat pulses (× percussive energy) plus the
-    onset envelope, as a weighted mean when their weights add up past one."""
-    m = settings.motion
-    n = int(frames.n_frames)
-    tempo = float(getattr(analysis, "tempo", 0.0) or 0.0)
-    beats = np.asarray(getattr(analysis, "beats", ()), dtype=np.float64)
-    beat_s = 60.0 / tempo if tempo > 0 else 0.5
-    pulse = np.zeros(n)
-    if settings.tempo_sync.enabled:
-        grid = motion.grid_pulse(n, fps=fps, beats=beats, tempo=tempo,
-                                 subdivision=settings.tempo_sync.subdivision, decay=m.pulse_decay)  # fmt: skip
-        perc = motion.local_max(np.clip(frames.percussive, 0, 1), radius=1)
-        pulse += m.beat_pulse * grid * (1.0 - m.percussive_gain + m.percussive_gain * perc)
-    decay_frames = m.pulse_decay * beat_s * fps
-    pulse += m.onset_pulse * motion.onset_envelope(frames.onset, decay_frames=decay_frames)
-    # Coinciding beat and onset pulses peak at 1 instead of saturating over several frames.
-    total = m.onset_pulse + (m.beat_pulse if settings.tempo_sync.enabled else 0.0)
-    return np.clip(pulse / max(1.0, total), 0.0, 1.0)
-
-
-def scene_boundaries(analysis: Analysis, markers: Sequence[float], m: Motion, *, fps: float,
-                     n_frames: int) -> list[int]:  # fmt: skip
-    """Frames where a scene starts (sorted, first 0): markers and section starts, merged when
-    closer than ``min_scene`` to the previous one or to the end."""
-    times: list[float] = [float(t) for t in markers]
-    if m.scene_changes:
-        times += [float(s.start) for s in getattr(analysis, "sections", []) or []]
-    kept = [0]
-    min_gap = max(1, int(round(m.min_scene * fps)))
-    for frame in sorted({int(round(t * fps)) for t in times}):
-        if frame - kept[-1] >= min_gap and n_frames - frame >= min_gap:
-            kept.append(frame)
-    return kept
-
-
-def cut_signal(scene_frames: Sequence[int], *, n_frames: int, fps: float) -> np.ndarray:
-    """``[T]``: 1 on each scene's first frame (but the first scene's), decaying with e-folding
-    time ``CUT_SECONDS``."""
-    cut = np.zeros(n_frames)
-    idx = np.arange(n_frames)
-    for frame in scene_frames[1:]:
-        after = idx >= frame
-        cut[after] = np.maximum(cut[after], np.exp(-(idx[after] - frame) / (CUT_SECONDS * fps)))
-    return cut
-
-
-@dataclass(frozen=True)
-class WanderBasis:
-    """``dirs [J, D]`` orthonormal float32 fields; ``freq``/``phase`` ``[J, partials]``."""
-
-    dirs: np.ndarray
-    freq: np.ndarray
-    phase: np.ndarray
-
-
-def wander_basis(seed: int, *, shape: tuple[int, int, int]) -> WanderBasis:
-    """The seeded wander directions and sinusoid frequencies/phases of one track."""
-    rng = np.random.default_rng(motion.name_seed(seed, "wander"))
-    dirs = motion.orthonormal_fields(rng, count=WANDER_FIELDS, shape=shape).astype(np.float32)
-    freq = rng.uniform(0.5, 2.0, (len(dirs), WANDER_PARTIALS))
-    phase = rng.uniform(0, 2 * np.pi, freq.shape)
-    return WanderBasis(dirs, freq, phase)
-
-
-def pulse_direction(meta: ModelMeta, m: Motion, *, seed: int, shape: tuple[int, int, int]
-                    ) -> np.ndarray:  # fmt: skip
-    """``[D]`` float32 of norm √D: a PCA axis of ``meta`` on every cell, else a seeded field."""
-    c, h, w = shape
-    axes = np.asarray(getattr(meta, "pca_axes", np.zeros((0, c))), dtype=np.float64)
-    if axes.ndim == 2 and axes.shape[0] > 0 and axes.shape[1] == c:
-        axis = axes[min(m.pulse_axis, axes.shape[0] - 1)]
-        field = np.broadcast_to(axis[:, None, None], (c, h, w)).reshape(-1)
-    else:
-        rng = np.random.default_rng(motion.name_seed(seed, "pulse"))
-        field = rng.standard_normal(c * h * w)
-    norm = np.linalg.norm(field)
-    return (field / (norm if norm > 0 else 1.0) * np.sqrt(c * h * w)).astype(np.float32)

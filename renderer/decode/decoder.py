@@ -70,6 +70,7 @@ class Decoder:
         self.batch_size = self.fixed_batch or int(batch_size)
         self.provider: str = backend.provider
         self.resolution_free = bool(getattr(backend, "resolution_free", False))
+        self.tuned: dict = {}  # frame sizes → device_pipeline.BatchChoice (the CUDA path)
 
     def latent_hw(self, resolution: tuple[int, int]) -> tuple[int, int]:
         """Latent ``(h, w)`` the controller should produce for an output ``(W, H)``."""
@@ -122,7 +123,41 @@ class Decoder:
         latents = self._check(latents)
         if self.resolution_free and size is None:
             raise ValueError(f"decoder backend on {self.provider} renders at a size: pass size=")
-        out: list[np.ndarray] = []
+        out = self._batched(latents, self._run, size=size, times=times, look=look)
+        if not out:
+            h, w = latents.shape[2:]
+            if self.resolution_free:
+                w, h = size
+                return np.empty((0, h, w, 3), np.uint8)
+            return np.empty((0, h * self.scale, w * self.scale, 3), np.uint8)
+        return np.concatenate(out) if len(out) > 1 else out[0]
+
+    @property
+    def keeps_frames_on_device(self) -> bool:
+        """Whether :meth:`decode_tensor` can leave frames on a CUDA device (the torch backend on
+        CUDA): the render then runs the post-fx there too (``renderer/decode/device_pipeline.py``)."""
+        return bool(getattr(self.backend, "on_cuda", False)) and hasattr(self.backend, "run_tensor")
+
+    def decode_tensor(self, latents: np.ndarray):
+        """:meth:`decode` into a uint8 ``[N, H, W, 3]`` tensor on the backend's device (no copy
+        to the host), with the same batching and out-of-memory back-off."""
+        import torch
+
+        if not hasattr(self.backend, "run_tensor"):
+            raise RenderError(f"decoder on {self.provider} cannot keep frames on a device")
+        latents = self._check(latents)
+        out = self._batched(latents, lambda batch: self.backend.run_tensor(batch))
+        if not out:
+            h, w = latents.shape[2:]
+            return torch.empty((0, h * self.scale, w * self.scale, 3), dtype=torch.uint8,
+                               device=self.backend.device)  # fmt: skip
+        return torch.cat(out) if len(out) > 1 else out[0]
+
+    def _batched(self, latents: np.ndarray, run: Callable, *, size=None, times=None, look=None
+                 ) -> list:  # fmt: skip
+        """``run`` over batches of :attr:`batch_size` latents, halving the batch size on (CUDA)
+        out-of-memory; the per-batch outputs in order."""
+        out: list = []
         start = 0
         while start < len(latents):
             batch = latents[start : start + self.batch_size]
@@ -131,7 +166,7 @@ class Decoder:
                 args = {"size": size, "look": look,
                         "times": None if times is None else times[start : start + len(batch)]}  # fmt: skip
             try:
-                frames = self._run(batch, **args)
+                frames = run(batch, **args)
             except Exception as exc:
                 if not is_out_of_memory(exc) or self.fixed_batch:
                     raise
@@ -144,13 +179,7 @@ class Decoder:
                 continue
             out.append(frames)
             start += len(batch)
-        if not out:
-            h, w = latents.shape[2:]
-            if self.resolution_free:
-                w, h = size
-                return np.empty((0, h, w, 3), np.uint8)
-            return np.empty((0, h * self.scale, w * self.scale, 3), np.uint8)
-        return np.concatenate(out) if len(out) > 1 else out[0]
+        return out
 
 
 def open_decoder(

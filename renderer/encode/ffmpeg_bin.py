@@ -92,3 +92,36 @@ def _require_version(binary: str | Path) -> None:
             f"FFmpeg at {binary} is version {major}.{minor}; noise-to-signal needs FFmpeg ≥ "
             f"{MIN_MAJOR}. Point ffmpeg_path at a newer binary or remove it to use the bundled one."
         )
+
+
+@functools.lru_cache(maxsize=8)
+def ffmpeg_encoders(binary: str) -> frozenset[str]:
+    """Names of the video and audio encoders an FFmpeg build lists (``-hide_banner -encoders``)."""
+    try:
+        out = subprocess.run([str(binary), "-hide_banner", "-encoders"], capture_output=True,
+                             text=True, timeout=30, check=False, **child_kwargs()).stdout  # fmt: skip
+    except OSError as exc:
+        raise FFmpegError(f"cannot run FFmpeg at {binary}: {exc}") from exc
+    names = set()
+    for line in out.splitlines():
+        parts = line.split()
+        # Rows read " V....D h264_nvenc   NVIDIA NVENC H.264 encoder"; the legend rows start
+        # with "V..... = Video", and the table starts after a " ------" rule.
+        if len(parts) >= 2 and len(parts[0]) == 6 and parts[0][0] in "VAS" and parts[1] != "=":
+            names.add(parts[1])
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=8)
+def encoder_opens(binary: str, encoder: str) -> bool:
+    """Whether ``encoder`` really encodes here: one 256×256 frame to the null muxer. A build can
+    list ``h264_nvenc`` (the imageio-ffmpeg one does) on a machine without an NVIDIA driver, where
+    opening it fails with "Cannot load libcuda.so.1"."""
+    argv = [str(binary), "-hide_banner", "-nostdin", "-loglevel", "error",
+            "-f", "lavfi", "-i", "color=black:s=256x256:r=30",  # fmt: skip
+            "-frames:v", "1", "-c:v", encoder, "-f", "null", "-"]  # fmt: skip
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=60, check=False, **child_kwargs())
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0

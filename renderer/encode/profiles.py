@@ -19,10 +19,14 @@ Profiles:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from renderer.errors import ConfigError
+from renderer.encode.ffmpeg_bin import encoder_opens, ffmpeg_encoders
+from renderer.errors import ConfigError, FFmpegError
+
+NVENC = "h264_nvenc"  # NVIDIA's hardware H.264 encoder (renderer/encode/ffmpeg_bin.py checks it)
 
 # YouTube's recommended SDR upload bitrates in Mb/s: (min height, standard fps, high fps (48–60)).
 # The 4K row takes the top of YouTube's ranges (35–45 / 53–68) since our frames are grain-heavy.
@@ -121,6 +125,16 @@ class EncodeProfile:
                     "-sc_threshold", "0",     # no scene-cut key frames …
                     "-keyint_min", str(gop),  # … and none closer than one GOP
                 ]  # fmt: skip
+        elif self.video_codec == NVENC:
+            args += [
+                "-preset", preset if preset and preset.startswith("p") else "p5",  # p1 fast … p7
+                "-tune", "hq",
+                "-profile:v", "high",
+                "-bf", "2",
+                "-g", str(gop),           # NVENC's IDR period follows the GOP: closed GOPs
+                "-rc", "vbr",
+                "-flags", flags,
+            ]  # fmt: skip
         elif self.video_codec == "libvpx-vp9":
             args += [
                 "-deadline", preset or self.preset or "good",
@@ -144,6 +158,8 @@ class EncodeProfile:
                 # files from 3 identical runs); slice threads keep the bytes repeatable for ≈10 %
                 # less speed (24.7 vs 27.4 fps at 1080p veryfast on 2 cores).
                 args += ["-x264-params", "sliced-threads=1"]
+        elif self.crf is not None and self.video_codec == NVENC:
+            args += ["-cq", f"{self.crf:g}", "-b:v", "0"]  # constant quality, CRF's scale
         elif self.crf is not None:
             args += ["-crf", f"{self.crf:g}"]
             if self.video_codec == "libvpx-vp9":
@@ -216,3 +232,46 @@ def get_profile(profile: str | EncodeProfile) -> EncodeProfile:
         raise ConfigError(
             f"unknown encode profile {profile!r}; choose one of {', '.join(sorted(PROFILES))}"
         ) from None
+
+
+GPU_BOX_X264_THREADS = 16  # x264 slice threads past this add little (and cost bitrate)
+
+
+@dataclass(frozen=True)
+class EncoderChoice:
+    """The profile (possibly switched to NVENC) and encoder threads a render uses, and why."""
+
+    profile: EncodeProfile
+    threads: int | None
+    reason: str
+
+
+def choose_encoder(profile: str | EncodeProfile, *, video_encoder: str = "auto",
+                   on_cuda: bool = False, threads: int | None = None,
+                   ffmpeg: str) -> EncoderChoice:  # fmt: skip
+    """``encode.video_encoder``: ``"software"`` keeps the profile's own encoder; ``"nvenc"``
+    needs ``h264_nvenc`` (listed by ``ffmpeg`` *and* opening here, else :class:`FFmpegError`);
+    ``"auto"`` takes NVENC only for a render that decodes on CUDA and only when it works, else
+    libx264 with ``min(cores, 16)`` threads instead of the fixed default (the GPU outruns it).
+    Only H.264 profiles switch; on the CPU path ``"auto"`` changes nothing."""
+    base = get_profile(profile)
+    if video_encoder not in ("auto", "software", "nvenc"):
+        raise ConfigError(f"encode.video_encoder {video_encoder!r}; choose auto, software, nvenc")
+    if video_encoder == "software" or (video_encoder == "auto" and not on_cuda):
+        return EncoderChoice(base, threads, f"{base.video_codec} (the profile's encoder)")
+    if base.video_codec != "libx264":
+        if video_encoder == "nvenc":
+            raise ConfigError(f"encode.video_encoder: nvenc encodes H.264, profile {base.name!r} "
+                              f"is {base.video_codec}")  # fmt: skip
+        return EncoderChoice(base, threads, f"{base.video_codec} (no hardware encoder for it)")
+    listed = NVENC in ffmpeg_encoders(ffmpeg)
+    if listed and encoder_opens(ffmpeg, NVENC):
+        nvenc = replace(base, name=f"{base.name}+nvenc", video_codec=NVENC)
+        return EncoderChoice(nvenc, threads, f"{NVENC} (listed by {ffmpeg} and opens)")
+    why = (
+        "lists h264_nvenc but cannot open it (no NVIDIA driver?)" if listed else "has no h264_nvenc"
+    )
+    if video_encoder == "nvenc":
+        raise FFmpegError(f"encode.video_encoder: nvenc, but the FFmpeg at {ffmpeg} {why}")
+    more = threads or min(os.cpu_count() or 4, GPU_BOX_X264_THREADS)
+    return EncoderChoice(base, more, f"libx264 with {more} threads: {ffmpeg} {why}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -42,7 +43,7 @@ Frame = Callable[[np.ndarray], np.ndarray]
 
 
 @functools.lru_cache(maxsize=8)
-def _lut_tables(lut: str, strength: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lut_tables(lut: str, strength: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     add, sub = cube_delta_table(load_cube(resolve_lut(lut)), strength=strength)
     # Packed RGBA words so one np.take gathers a pixel's three offsets.
     add32 = np.zeros((len(add), 4), np.uint8)
@@ -57,7 +58,7 @@ def lut_applier(settings: PostFXConfig) -> Frame | None:
     """``uint8 [H, W, 3] → uint8 [H, W, 3]`` for the settings' 3D LUT, or ``None`` when off."""
     if settings.lut is None or settings.lut_strength == 0.0:
         return None
-    add32, sub32, bins = _lut_tables(settings.lut, float(settings.lut_strength))
+    add32, sub32, bins = lut_tables(settings.lut, float(settings.lut_strength))
 
     def apply(frame: np.ndarray) -> np.ndarray:
         parts = cv2.LUT(frame, bins)
@@ -94,8 +95,17 @@ def tone_decision(frame: np.ndarray, settings: PostFXConfig) -> float:
     is held is the picture's, corners included."""
     if settings.auto_exposure == 0.0 and settings.luma_range is None:
         return settings.exposure
-    small, lut3d = sample(frame), lut_applier(settings)
-    mask = _vignette_sample(frame.shape[1], frame.shape[0], settings.vignette)
+    return tone_decision_sampled(sample(frame), frame.shape[:2], settings)
+
+
+def tone_decision_sampled(small: np.ndarray, frame_hw: tuple[int, int], settings: PostFXConfig
+                          ) -> float:  # fmt: skip
+    """:func:`tone_decision` from the frame's measuring sample ``small = sample(frame)`` and its
+    ``(H, W)``: what a device-side chain reads back instead of the whole frame."""
+    if settings.auto_exposure == 0.0 and settings.luma_range is None:
+        return settings.exposure
+    lut3d = lut_applier(settings)
+    mask = _vignette_sample(frame_hw[1], frame_hw[0], settings.vignette)
 
     def measure(stops: float) -> float:
         graded = cv2.LUT(small, _measure_table(settings.tone_curve, round(stops * FINE)))
@@ -112,23 +122,37 @@ def tone_decision(frame: np.ndarray, settings: PostFXConfig) -> float:
     )
 
 
+def tone_active(s: PostFXConfig) -> bool:
+    """Whether the ``tone`` effect changes anything with these settings."""
+    flat = s.exposure == s.pulse_exposure == s.cut_exposure == 0.0
+    return not (s.tone_curve == "none" and flat and s.auto_exposure == 0.0 and s.luma_range is None)
+
+
+@functools.lru_cache(maxsize=1024)
+def tone_table(curve: str, stops_key: int) -> np.ndarray:
+    """The ``tone`` effect's uint8 table ``[256]`` at ``stops_key · STOPS_STEP`` stops."""
+    return tone_lut(curve, exposure=stops_key * STOPS_STEP)
+
+
+def tone_key(stops: float, s: PostFXConfig, signals: Mapping[str, float]) -> int:
+    """:func:`tone_table` key of a frame graded at ``stops`` (its decision) plus its beat pulse
+    and scene-cut flash."""
+    stops += s.pulse_exposure * float(signals.get("pulse", 0.0)) + s.cut_exposure * float(
+        signals.get("scene_cut", 0.0)
+    )
+    return round(stops / STOPS_STEP)
+
+
 @register("tone")
 def _tone(ctx: Ctx) -> Effect | None:
     s = ctx.settings
-    flat = s.exposure == s.pulse_exposure == s.cut_exposure == 0.0
-    if s.tone_curve == "none" and flat and s.auto_exposure == 0.0 and s.luma_range is None:
+    if not tone_active(s):
         return None
 
-    @functools.lru_cache(maxsize=1024)
-    def table(stops_key: int) -> np.ndarray:
-        return tone_lut(s.tone_curve, exposure=stops_key * STOPS_STEP)
-
     def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        stops = tone_decision(frame, s)
-        stops += s.pulse_exposure * float(signals.get("pulse", 0.0)) + s.cut_exposure * float(
-            signals.get("scene_cut", 0.0)
+        return cv2.LUT(
+            frame, tone_table(s.tone_curve, tone_key(tone_decision(frame, s), s, signals))
         )
-        return cv2.LUT(frame, table(round(stops / STOPS_STEP)))
 
     tone_lut(s.tone_curve)  # fail early on an unknown curve name
     return apply
@@ -142,9 +166,29 @@ def _lut(ctx: Ctx) -> Effect | None:
     return lambda frame, index, signals: applier(frame)
 
 
-def grade_lch(planes: np.ndarray, *, mean_l: float, gain: float, contrast: float, level: float,
-              knee: float) -> np.ndarray:  # fmt: skip
-    """OKLCh planes ``[3, H, W]`` (L, C, h) → graded uint8 RGB ``[H, W, 3]``.
+@dataclass(frozen=True)
+class LchKernels:
+    """The per-pixel steps of :func:`grade_lch` that differ between array libraries: the
+    lightness curve lookup ``interp(L, grid, curve)`` (float32), ``max_chroma(L, h)`` and
+    ``lch_to_rgb8(L, C, h)``. The default is OpenCV/numpy; ``renderer/fx/torch_ops.py`` has the
+    torch ones, so the same grade runs on a GPU."""
+
+    interp: Callable
+    max_chroma: Callable
+    lch_to_rgb8: Callable
+
+
+CV_KERNELS = LchKernels(
+    interp=lambda x, grid, curve: np.interp(x, grid, curve).astype(np.float32),
+    max_chroma=max_chroma,
+    lch_to_rgb8=lch_to_rgb8,
+)
+
+
+def grade_lch(planes, *, mean_l: float, gain: float, contrast: float, level: float,
+              knee: float, kernels: LchKernels = CV_KERNELS):  # fmt: skip
+    """OKLCh planes ``[3, H, W]`` (L, C, h) → graded uint8 RGB ``[H, W, 3]`` (numpy arrays, or
+    torch tensors with the torch ``kernels``).
 
     Lightness: ``level · (mean_l + contrast · (L − mean_l))``, brought into [0, 1] by the soft
     knees of :func:`~renderer.fx.grading.soft_range`; chroma follows the lightness (C/L kept, so
@@ -158,10 +202,11 @@ def grade_lch(planes: np.ndarray, *, mean_l: float, gain: float, contrast: float
         grid = np.linspace(0.0, 1.0, 257)
         curve = soft_range(low + (high - low) * grid, low=low, high=high, toe=L_TOE,
                            shoulder=L_SHOULDER)  # fmt: skip
-        new_l = np.interp(lightness, grid, curve).astype(np.float32)
-        chroma = chroma * (new_l / np.maximum(lightness, 1e-4))
-    limit = max_chroma(new_l, hue)
-    return lch_to_rgb8(new_l, soft_clip_chroma(chroma * np.float32(gain), limit, knee=knee), hue)
+        new_l = kernels.interp(lightness, grid, curve)
+        chroma = chroma * (new_l / lightness.clip(1e-4))
+    limit = kernels.max_chroma(new_l, hue)
+    chroma = soft_clip_chroma(chroma * np.float32(gain), limit, knee=knee)
+    return kernels.lch_to_rgb8(new_l, chroma, hue)
 
 
 def colour_decision(frame: np.ndarray, planes: np.ndarray, settings: PostFXConfig
@@ -169,13 +214,22 @@ def colour_decision(frame: np.ndarray, planes: np.ndarray, settings: PostFXConfi
     """``(mean_l, gain, contrast, level)`` of the Oklab grade of ``frame`` (its OKLCh
     ``planes [3, H, W]``): the creative saturation alone when nothing is held."""
     small = np.stack([sample(p, pixels=COLOUR_PIXELS) for p in planes])
+    return colour_decision_sampled(small, sample(frame, pixels=COLOUR_PIXELS), frame.shape[:2],
+                                   settings)  # fmt: skip
+
+
+def colour_decision_sampled(small: np.ndarray, small_rgb: np.ndarray, frame_hw: tuple[int, int],
+                            settings: PostFXConfig) -> tuple[float, float, float, float]:  # fmt: skip
+    """:func:`colour_decision` from the measuring samples (``COLOUR_PIXELS``) of the frame's
+    OKLCh planes ``small [3, h, w]`` and of the frame itself ``small_rgb [h, w, 3]``, and the
+    frame's ``(H, W)``."""
     mean_l = float(small[0].mean())
     held = settings.saturation_range is not None or settings.min_contrast > 0.0
     if not held:
         return mean_l, settings.saturation, 1.0, 1.0
 
     # Grey levels are measured through the vignette, which follows (and lowers mean and spread).
-    mask = _vignette_sample(frame.shape[1], frame.shape[0], settings.vignette, COLOUR_PIXELS)
+    mask = _vignette_sample(frame_hw[1], frame_hw[0], settings.vignette, COLOUR_PIXELS)
 
     def vignetted(rgb: np.ndarray) -> np.ndarray:
         return rgb if mask is None else cv2.multiply(rgb, mask, scale=1 / 255)
@@ -190,21 +244,31 @@ def colour_decision(frame: np.ndarray, planes: np.ndarray, settings: PostFXConfi
         gain=settings.saturation,
         saturation_range=settings.saturation_range,
         min_contrast=settings.min_contrast,
-        mean_target=grey_stats(vignetted(sample(frame, pixels=COLOUR_PIXELS)))[0],
+        mean_target=grey_stats(vignetted(small_rgb))[0],
     )
     return mean_l, gain, contrast, level
+
+
+def colour_active(s: PostFXConfig) -> bool:
+    """Whether the ``colour`` effect changes anything with these settings."""
+    return not (s.saturation == 1.0 and s.saturation_range is None and s.min_contrast == 0.0)
+
+
+def lch_planes(frame: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``[H, W, 3]`` → OKLCh planes ``[3, H, W]`` float32 (L, C, hue in radians)."""
+    lightness, a, b = cv2.split(rgb8_to_oklab(frame))
+    chroma, hue = cv2.cartToPolar(a, b)
+    return np.stack([lightness, chroma, hue])
 
 
 @register("colour")
 def _colour(ctx: Ctx) -> Effect | None:
     s = ctx.settings
-    if s.saturation == 1.0 and s.saturation_range is None and s.min_contrast == 0.0:
+    if not colour_active(s):
         return None
 
     def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        lightness, a, b = cv2.split(rgb8_to_oklab(frame))
-        chroma, hue = cv2.cartToPolar(a, b)
-        planes = np.stack([lightness, chroma, hue])
+        planes = lch_planes(frame)
         mean_l, gain, contrast, level = colour_decision(frame, planes, s)
         return grade_lch(planes, mean_l=mean_l, gain=gain, contrast=contrast, level=level,
                          knee=s.gamut_knee)  # fmt: skip

@@ -44,10 +44,11 @@ def _srgb_decode(v: np.ndarray) -> np.ndarray:
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
-def srgb_encode(lin: np.ndarray) -> np.ndarray:
-    """Linear light in [0, 1] (clipped) → sRGB-encoded float in [0, 1]."""
-    lin = np.clip(lin, 0.0, 1.0)
-    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(lin, 1.0 / 2.4) - 0.055)
+def srgb_encode(lin):
+    """Linear light in [0, 1] (clipped) → sRGB-encoded float in [0, 1] (array or tensor)."""
+    xp = namespace(lin)
+    lin = xp.clip(lin, 0.0, 1.0)
+    return xp.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1.0 / 2.4) - 0.055)
 
 
 SRGB_TO_LINEAR = _srgb_decode(np.arange(256) / 255.0).astype(np.float32)  # uint8 → linear
@@ -110,12 +111,24 @@ def max_chroma(lightness: np.ndarray, hue: np.ndarray) -> np.ndarray:
     return cv2.remap(table, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def soft_clip_chroma(chroma: np.ndarray, limit: np.ndarray, *, knee: float) -> np.ndarray:
+def soft_clip_chroma(chroma, limit, *, knee: float):
     """Chroma below ``knee · limit`` unchanged; above it compressed by a rational shoulder
     ``x / (1 + x)`` that approaches ``limit`` without reaching it (C¹-continuous, monotone, and
     slow to saturate, so strongly pushed colours keep their gradation instead of piling up on
-    the gamut boundary)."""
+    the gamut boundary). Numpy arrays or torch tensors."""
     start = knee * limit
-    room = np.maximum(limit - start, 1e-6)
-    over = np.maximum(chroma - start, 0.0) / room
-    return np.where(over > 0.0, start + room * over / (1.0 + over), chroma).astype(np.float32)
+    room = (limit - start).clip(1e-6)
+    over = (chroma - start).clip(0.0) / room
+    out = namespace(over).where(over > 0.0, start + room * over / (1.0 + over), chroma)
+    return out.astype(np.float32) if isinstance(out, np.ndarray) else out
+
+
+def namespace(x):
+    """``numpy`` for an array, ``torch`` for a tensor: the elementwise steps that are written
+    once (:func:`soft_clip_chroma`, ``colour_fx.grade_lch``) run on either, so the torch chain
+    on a GPU is this code rather than a copy of it."""
+    if isinstance(x, np.ndarray | np.generic | float | int):
+        return np
+    import torch
+
+    return torch

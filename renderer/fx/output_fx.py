@@ -29,12 +29,23 @@ def seed_words(seed: int, track_id: str, *extra: int) -> list[int]:
     return [int(seed) & 0xFFFFFFFF, zlib.crc32(track_id.encode("utf-8")), *extra]
 
 
-def _plane_resizer(src: tuple[int, int], dst: tuple[int, int], zoom: float):
-    """``uint8 [h, w] → [H, W]``: bicubic resize magnified by ``zoom`` about the centre.
+def _cv_resize(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(plane, size, interpolation=cv2.INTER_CUBIC)
+
+
+def _cv_reflect(plane: np.ndarray, m: int, n: int) -> np.ndarray:
+    return cv2.copyMakeBorder(plane, m, m, n, n, cv2.BORDER_REFLECT)
+
+
+def plane_resizer(src: tuple[int, int], dst: tuple[int, int], zoom: float, *,
+                  resize=_cv_resize, reflect=_cv_reflect):  # fmt: skip
+    """``uint8 [..., h, w] → [..., H, W]``: bicubic resize magnified by ``zoom`` about the centre.
 
     The plane is resized to ``W ± 2n`` × ``H ± 2m`` and cropped (or reflect-padded) by ``n, m``
     each side, so the centre stays exactly in place; the zoom is thus quantised to 2 output
-    pixels, a fraction of a pixel of fringe.
+    pixels, a fraction of a pixel of fringe. ``resize(plane, (W, H))`` and
+    ``reflect(plane, m, n)`` (edge-repeating padding) are OpenCV's unless given: the torch chain
+    passes its own (``renderer/fx/torch_ops.py``).
     """
     width, height = dst
     n, m = round((zoom - 1.0) * width / 2.0), round((zoom - 1.0) * height / 2.0)
@@ -42,14 +53,10 @@ def _plane_resizer(src: tuple[int, int], dst: tuple[int, int], zoom: float):
     if n == m == 0:
         if src == dst:
             return lambda plane: plane
-        return lambda plane: cv2.resize(plane, dst, interpolation=cv2.INTER_CUBIC)
+        return lambda plane: resize(plane, dst)
     if n >= 0 and m >= 0:
-        return lambda plane: cv2.resize(plane, size, interpolation=cv2.INTER_CUBIC)[
-            m : m + height, n : n + width
-        ]
-    return lambda plane: cv2.copyMakeBorder(
-        cv2.resize(plane, size, interpolation=cv2.INTER_CUBIC), -m, -m, -n, -n, cv2.BORDER_REFLECT
-    )
+        return lambda plane: resize(plane, size)[..., m : m + height, n : n + width]
+    return lambda plane: reflect(resize(plane, size), -m, -n)
 
 
 @register("resample")
@@ -62,9 +69,9 @@ def _resample(ctx: Ctx) -> Effect | None:
             frame, ctx.out_size, interpolation=cv2.INTER_CUBIC
         )
     # Lateral chromatic aberration: red magnified, blue shrunk about the centre.
-    red = _plane_resizer(ctx.size, ctx.out_size, 1.0 + amount)
-    green = _plane_resizer(ctx.size, ctx.out_size, 1.0)
-    blue = _plane_resizer(ctx.size, ctx.out_size, 1.0 - amount)
+    red = plane_resizer(ctx.size, ctx.out_size, 1.0 + amount)
+    green = plane_resizer(ctx.size, ctx.out_size, 1.0)
+    blue = plane_resizer(ctx.size, ctx.out_size, 1.0 - amount)
 
     def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
         r, g, b = cv2.split(frame)
@@ -102,18 +109,32 @@ def _grain_bank(seed: int, track_id: str, width: int, height: int, sigma: float)
     return plus, minus
 
 
-@register("grain")
-def _grain(ctx: Ctx) -> Effect | None:
+def grain_bank(ctx: Ctx) -> tuple[np.ndarray, np.ndarray] | None:
+    """The track's grain bank (add, subtract planes), or ``None`` when grain is off."""
     amount = ctx.settings.grain_intensity
     if amount == 0.0:
         return None
     width, height = ctx.out_size
-    plus, minus = _grain_bank(ctx.seed, ctx.track_id, width, height, GRAIN_SIGMA * amount)
+    return _grain_bank(ctx.seed, ctx.track_id, width, height, GRAIN_SIGMA * amount)
+
+
+def grain_window(ctx: Ctx, index: int) -> tuple[int, slice, slice]:
+    """``(tile, rows, columns)`` of the bank that frame ``index`` takes its grain from."""
+    width, height = ctx.out_size
+    pick = np.random.default_rng(seed_words(ctx.seed, ctx.track_id, index))
+    k, dy, dx = pick.integers(0, (GRAIN_BANK, GRAIN_PAD + 1, GRAIN_PAD + 1))
+    return int(k), slice(int(dy), int(dy) + height), slice(int(dx), int(dx) + width)
+
+
+@register("grain")
+def _grain(ctx: Ctx) -> Effect | None:
+    bank = grain_bank(ctx)
+    if bank is None:
+        return None
+    plus, minus = bank
 
     def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
-        pick = np.random.default_rng(seed_words(ctx.seed, ctx.track_id, index))
-        k, dy, dx = pick.integers(0, (GRAIN_BANK, GRAIN_PAD + 1, GRAIN_PAD + 1))
-        window = (k, slice(dy, dy + height), slice(dx, dx + width))
+        window = grain_window(ctx, index)
         return cv2.subtract(cv2.add(frame, plus[window]), minus[window])
 
     return apply

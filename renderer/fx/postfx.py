@@ -31,8 +31,8 @@ from renderer.fx.grading import vignette_mask
 from renderer.fx.output_fx import GRAIN_BANK, GRAIN_PAD, GRAIN_SIGMA
 from renderer.fx.registry import EFFECTS, ORDER, OUTPUT_STAGE, Ctx, Effect, register
 
-__all__ = ["EFFECTS", "GRAIN_BANK", "GRAIN_PAD", "GRAIN_SIGMA", "ORDER", "PostFX", "RESIDUAL",
-           "average_subframes", "warmup_for"]  # fmt: skip
+__all__ = ["EFFECTS", "GRAIN_BANK", "GRAIN_PAD", "GRAIN_SIGMA", "ORDER", "RESIDUAL", "Chain",
+           "PostFX", "average_subframes", "warmup_for"]  # fmt: skip
 
 RESIDUAL = 1.0 / 512.0  # state weight that is below half an 8-bit level
 MAX_PERSISTENCE = 0.98
@@ -83,7 +83,51 @@ def warmup_for(persistence: float) -> int:
     return math.floor(math.log(RESIDUAL) / math.log(persistence)) + 1
 
 
-class PostFX:
+class Chain:
+    """What the CPU chain (:class:`PostFX`) and the device one (``renderer/fx/device_fx.py``)
+    share: the active effects ``_chain`` in order, their reset and the checks of a batch."""
+
+    size: tuple[int, int]
+    _chain: list
+
+    @property
+    def effects(self) -> list[str]:
+        """Names of the active effects, in order."""
+        return [name for name, _ in self._chain]
+
+    @property
+    def output_stage(self) -> list[str]:
+        """Active effects that run at the output size."""
+        return [name for name in self.effects if name in OUTPUT_STAGE]
+
+    def reset(self) -> None:
+        """Forget trail state (call before a chunk's warm-up frames)."""
+        for _, fx in self._chain:
+            if hasattr(fx, "reset"):
+                fx.reset()
+
+    def check_batch(self, frames, frame_indices, signals, *, uint8) -> tuple[np.ndarray, Mapping]:
+        """Frames ``[B, H, W, 3]`` of dtype ``uint8`` at :attr:`size` (an array or a tensor),
+        their indices ``[B]`` and signals ``{name: [B]}``; returns the indices and signals."""
+        width, height = self.size
+        if (
+            frames.dtype != uint8
+            or frames.ndim != 4
+            or tuple(frames.shape[1:]) != (height, width, 3)
+        ):
+            raise ValueError(f"frames must be uint8 [B, {height}, {width}, 3], got {frames.dtype} "
+                             f"{tuple(frames.shape)}")  # fmt: skip
+        indices = np.asarray(frame_indices)
+        if indices.shape != (len(frames),):
+            raise ValueError(f"frame_indices must be [{len(frames)}], got {indices.shape}")
+        signals = signals or {}
+        for name, values in signals.items():
+            if np.shape(values) != (len(frames),):
+                raise ValueError(f"signal {name!r} must be [{len(frames)}], got {np.shape(values)}")
+        return indices, signals
+
+
+class PostFX(Chain):
     """The configured effect chain for one track: frames arrive at the decode ``size`` and leave
     at ``output_size`` (both ``(W, H)``; the output size defaults to the decode size)."""
 
@@ -104,17 +148,6 @@ class PostFX:
         self.warmup_frames = warmup_for(settings.persistence)
         self._buffer: np.ndarray | None = None
 
-    @property
-    def effects(self) -> list[str]:
-        """Names of the active effects, in order."""
-        return [name for name, _ in self._chain]
-
-    def reset(self) -> None:
-        """Forget trail state (call before a chunk's warm-up frames)."""
-        for _, fx in self._chain:
-            if hasattr(fx, "reset"):
-                fx.reset()
-
     def apply(
         self,
         frames: np.ndarray,
@@ -132,18 +165,7 @@ class PostFX:
         buffers saves the page faults of a fresh 1080p batch, which cost as much as the effects
         at the decode size (measured).
         """
-        width, height = self.size
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (height, width, 3):
-            raise ValueError(
-                f"frames must be uint8 [B, {height}, {width}, 3], got {frames.dtype} {frames.shape}"
-            )
-        indices = np.asarray(frame_indices)
-        if indices.shape != (len(frames),):
-            raise ValueError(f"frame_indices must be [{len(frames)}], got {indices.shape}")
-        signals = signals or {}
-        for name, values in signals.items():
-            if np.shape(values) != (len(frames),):
-                raise ValueError(f"signal {name!r} must be [{len(frames)}], got {np.shape(values)}")
+        indices, signals = self.check_batch(frames, frame_indices, signals, uint8=np.uint8)
         out_w, out_h = self.output_size
         shape = (len(frames), out_h, out_w, 3)
         if out is None:
@@ -169,21 +191,21 @@ class PostFX:
             self._buffer = np.empty((n, out_h, out_w, 3), np.uint8)
         return self._buffer[:n]
 
-    @property
-    def output_stage(self) -> list[str]:
-        """Active effects that run at the output size."""
-        return [name for name in self.effects if name in OUTPUT_STAGE]
 
-
-def average_subframes(frames: np.ndarray, *, factor: int) -> np.ndarray:
+def average_subframes(frames, *, factor: int):
     """Oversampling (motion blur): mean of each run of ``factor`` frames, rounded.
 
-    ``uint8 [B·factor, H, W, 3]`` rendered at ``factor``× the frame rate → ``uint8 [B, H, W, 3]``.
-    Apply before :meth:`PostFX.apply`, so grain and trails stay per output frame.
+    ``uint8 [B·factor, H, W, 3]`` rendered at ``factor``× the frame rate → ``uint8 [B, H, W, 3]``
+    (a numpy array, or a torch tensor on its device: the CUDA path). Apply before
+    :meth:`PostFX.apply`, so grain and trails stay per output frame.
     """
     if factor < 1 or len(frames) % factor:
         raise ValueError(f"{len(frames)} frames cannot be averaged in groups of factor={factor}")
     if factor == 1:
         return frames
-    groups = frames.reshape(-1, factor, *frames.shape[1:]).astype(np.uint16)
-    return ((groups.sum(axis=1) + factor // 2) // factor).astype(np.uint8)
+    groups = frames.reshape(-1, factor, *frames.shape[1:])
+    if isinstance(frames, np.ndarray):
+        return ((groups.astype(np.uint16).sum(axis=1) + factor // 2) // factor).astype(np.uint8)
+    import torch
+
+    return ((groups.to(torch.int32).sum(dim=1) + factor // 2) // factor).to(torch.uint8)

@@ -11,7 +11,9 @@ the precedence). Only the fields a preset writes are applied, so a preset can be
     postfx: {lut: cool_night, vignette: 0.4}
 
 A ``cppn`` block sets the look of the CPPN backend (``model.backend: cppn``); the generator
-backends ignore it. The ``cppn-*`` presets are tuned for that backend.
+backends ignore it. The ``cppn-*`` presets are tuned for that backend and say so with
+``backend: cppn``: choosing one picks the CPPN for that track over ``model.backend`` (a track's own
+``backend:`` still wins).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -46,6 +48,8 @@ class Preset(Strict):
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     postfx: PostFXConfig = Field(default_factory=PostFXConfig)
     cppn: CPPNConfig = Field(default_factory=CPPNConfig)
+    # the decoder this look is made for (the cppn-* presets say cppn); None: model.backend decides
+    backend: Literal["onnx", "torch", "cppn"] | None = None
 
     @field_validator("controller")
     @classmethod

@@ -19,7 +19,6 @@ from pathlib import Path
 from renderer.errors import NoiseToSignalError
 from renderer.run.page import publish_run_page
 from renderer.run.prepare import remaster
-from renderer.run.track import render_track
 
 
 def _film(results, plans, run_dir: Path, *, config, manifest) -> Path | None:
@@ -66,8 +65,8 @@ def run_album(args, *, with_film: bool = True) -> int:
     from renderer.config.discover import load_run_inputs
     from renderer.config.tracklist import resolve_track, select_tracks
     from renderer.console import make_console, verbosity
-    from renderer.decode.decoder import open_decoder
     from renderer.files import remove_partials, write_text_atomic
+    from renderer.run.decoders import close_all, open_decoders, open_executors
     from renderer.run.summary import print_plan, versions
 
     console = make_console(verbosity=verbosity(args))
@@ -87,14 +86,10 @@ def run_album(args, *, with_film: bool = True) -> int:
             return 0
     start = time.perf_counter()
     try:  # model and FFmpeg first: a run that cannot start leaves no folder behind
-        decoder = open_decoder(config.path(config.model.dir), backend=config.model.backend,
-                               provider=config.decoder.execution_provider,
-                               batch_size=config.decoder.batch_size, threads=config.decoder.threads)  # fmt: skip
+        decoders = open_decoders(config, plans)  # one per backend the tracks use
         ffmpeg_path = str(config.encode.ffmpeg_path) if config.encode.ffmpeg_path else None
         run_versions = versions(ffmpeg_path=ffmpeg_path)
-        from renderer.run.executors import open_executor  # where chunks render (ARCHITECTURE §8)
-
-        executor = open_executor(config, decoder=decoder, run_dir=run_dir)
+        executors = open_executors(config, decoders, run_dir=run_dir)  # ARCHITECTURE §8
     except NoiseToSignalError as exc:
         console.print(f"[red]error[/red] {exc}")
         return 2
@@ -104,41 +99,44 @@ def run_album(args, *, with_film: bool = True) -> int:
         console.print(f"[red]error[/red] {exc}")
         return 1
     try:
-        return _render_run(console, config, plans, decoder=decoder, run_dir=run_dir,
+        return _render_run(console, config, plans, decoders=decoders, run_dir=run_dir,
                            versions=run_versions, start=start, with_film=with_film,
-                           executor=executor)  # fmt: skip
+                           executors=executors)  # fmt: skip
     finally:
-        executor.close()
+        close_all(executors)
         remove_partials(run_dir)  # a write cut short (disk full, crash) leaves no litter
 
 
-def _render_run(console, config, plans, *, decoder, run_dir: Path, versions: dict, start: float,
-                with_film: bool, executor=None) -> int:  # fmt: skip
-    """Render the planned tracks and the film, write meta.json and print the summary."""
+def _render_run(console, config, plans, *, decoders: dict, run_dir: Path, versions: dict,
+                start: float, with_film: bool, executors: dict) -> int:  # fmt: skip
+    """Render the planned tracks (each with its backend's decoder and executor) and the film,
+    write meta.json and print the summary."""
     from renderer.console import AlbumProgress
     from renderer.files import describe_write_failure
-    from renderer.run.chunks import RunManifest
+    from renderer.run.decoders import primary
+    from renderer.run.dispatch import SharedManifest
+    from renderer.run.schedule import render_tracks
     from renderer.run.summary import planned_frames, print_summary, write_meta
 
+    decoder = primary(decoders, config)
     console.info(f"model {decoder.meta.model_dir} on [bold]{decoder.provider}[/bold]; "
                  f"run dir {run_dir}", soft_wrap=True)  # fmt: skip
-    manifest = RunManifest(run_dir)
-    cache_root = config.path("cache")
-    results = []
+    manifest = SharedManifest(run_dir)  # threads share it when the tracks overlap
     # The whole album's frames from the start (header durations), exact once each track is read.
     estimates = {p.id: planned_frames(p, fps=config.frame_rate) for p in plans}
     with AlbumProgress(console, estimates=estimates) as progress:
-        for plan in plans:
-            result = render_track(config, plan, decoder=decoder, run_dir=run_dir, manifest=manifest,
-                                  cache_root=cache_root, on_frames=progress.advance,
-                                  on_start=progress.start, executor=executor)  # fmt: skip
-            progress.finish(plan.id)
+
+        def report(result) -> None:
             if not result.ok:
-                progress.note(f"[red]track {plan.id} failed:[/red] {result.error}")
+                progress.note(f"[red]track {result.id} failed:[/red] {result.error}")
             else:
-                console.detail(f"{plan.id}: {result.frames} frames in {result.seconds:.0f} s "
+                console.detail(f"{result.id}: {result.frames} frames in {result.seconds:.0f} s "
                                f"-> {result.output}", soft_wrap=True)  # fmt: skip
-            results.append(result)
+
+        results = render_tracks(config, plans, decoders=decoders, executors=executors,
+                                run_dir=run_dir, manifest=manifest,
+                                cache_root=config.path("cache"), progress=progress,
+                                report=report)  # fmt: skip
     album, film_ok = None, True
     if with_film and len(plans) > 1:
         try:

@@ -11,6 +11,7 @@ frames from their segments, read back at the output size).
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,48 @@ from renderer.errors import RenderError
 from renderer.run.chunks import Chunk, RunManifest, combine_hashes
 from renderer.run.executors.jobs import ChunkJob, ChunkOutput, TrackContext
 from renderer.run.records import PreparedTrack
+
+
+class SharedManifest(RunManifest):
+    """A :class:`RunManifest` whose reads and writes hold one lock: the album run records chunks
+    in its main thread while a finished track is recorded in its finisher thread and the next
+    track's reuse is checked in its prefetch thread (:mod:`renderer.run.album`)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(run_dir)
+        self.lock = threading.RLock()
+
+    def track(self, *args, **kwargs):
+        with self.lock:
+            return super().track(*args, **kwargs)
+
+    def finished(self, *args, **kwargs):
+        with self.lock:
+            return super().finished(*args, **kwargs)
+
+    def record(self, *args, **kwargs) -> None:
+        with self.lock:
+            super().record(*args, **kwargs)
+
+    def complete(self, *args, **kwargs) -> None:
+        with self.lock:
+            super().complete(*args, **kwargs)
+
+    def completed(self, *args, **kwargs):
+        with self.lock:
+            return super().completed(*args, **kwargs)
+
+    def complete_film(self, *args, **kwargs) -> None:
+        with self.lock:
+            super().complete_film(*args, **kwargs)
+
+    def completed_film(self, *args, **kwargs):
+        with self.lock:
+            return super().completed_film(*args, **kwargs)
+
+    def output_sha256(self, *args, **kwargs):
+        with self.lock:
+            return super().output_sha256(*args, **kwargs)
 
 
 def segment_path(config, run_dir: Path, track_id: str, chunk: Chunk) -> Path:

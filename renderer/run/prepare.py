@@ -8,13 +8,24 @@ from renderer.run.records import PreparedTrack
 
 
 def prepare_track(config, plan, *, run_dir: Path, cache_root: Path) -> PreparedTrack:
-    """Master the audio (trim + loudness) and analyse it. Raises AudioError for bad audio."""
+    """Master the audio (trim + loudness) and analyse it. Raises AudioError for bad audio.
+
+    Where the track has stems (``plan.stems``), the drum, bass and harmonic signals of its
+    features come from them (:func:`renderer.audio.stems.apply_stems`); the analysis is the mix's.
+    """
     from renderer.analysis import analyze_track
-    from renderer.audio.features import extract_features, to_video_frames
+    from renderer.audio.features import to_video_frames
+    from renderer.audio.providers import extract
+    from renderer.audio.stems import apply_stems, find_stems
 
     audio = _master(config, plan, run_dir)
-    features = extract_features(audio.path, cache_dir=cache_root / "features")
-    analysis = analyze_track(audio.path, cache_dir=cache_root / "analysis")
+    features = extract("spectral", audio.path, cache_dir=cache_root / "features")  # registry
+    stems = find_stems(getattr(plan, "stems", None))
+    if stems:
+        features = apply_stems(features, stems, src=plan.track.src, trim_start=plan.trim.start,
+                               trim_end=plan.trim.end, cache_dir=cache_root / "stems")  # fmt: skip
+    analysis = analyze_track(audio.path, cache_dir=cache_root / "analysis",
+                             beat_tracker=config.analysis.beat_tracker)  # fmt: skip
     fps = config.frame_rate
     frames = to_video_frames(features, fps=fps)
     k = config.render.oversample

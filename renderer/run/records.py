@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     from renderer.audio.features import FrameFeatures
     from renderer.audio.master import MasteredAudio
     from renderer.config.tracklist import TrackPlan
+    from renderer.run.chunks import Chunk
+    from renderer.run.previews import PreviewCollector
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,29 @@ class PreparedTrack:
     sub_frames: FrameFeatures  # at fps × oversample (the controller's timeline)
     analysis: Analysis
     n_frames: int
+
+
+@dataclass(frozen=True)
+class StartedTrack:
+    """A track whose audio side is ready (:func:`renderer.run.track.begin_track`)."""
+
+    prepared: PreparedTrack
+    key: dict  # what a finished track was made from (the manifest's completion key)
+    notes: list[str]  # input problems that did not stop it (AudioWarning messages)
+    prepare_s: float  # wall seconds of the preparation
+
+
+@dataclass(frozen=True)
+class RenderedTrack:
+    """A track whose chunks are all recorded; its tail (previews, mux, probe, reactivity) is
+    still to run (:func:`renderer.run.track.finish_track`)."""
+
+    started: StartedTrack
+    chunks: list[Chunk]
+    chunk_hashes: list[str]  # one per chunk, in order
+    rendered: int  # chunks rendered by this invocation (the others were reused)
+    previews: PreviewCollector  # holds the frames the previews use
+    began: float  # time.perf_counter() when the chunk phase began
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,15 @@ PRECISIONS = ("auto", "fp32", "bf16")
 CPU_MICRO_BATCH = 4
 
 
+def cuda_device():
+    """The device a ``cuda`` decoder runs on: the one seam where "CUDA" becomes a device, so
+    tests (no GPU here) run the very same CUDA-path code on the CPU device by patching this and
+    ``torch.cuda.is_available``."""
+    import torch
+
+    return torch.device("cuda")
+
+
 def cpu_supports_bf16() -> bool:
     """Native bf16 matmul/conv on this CPU (oneDNN's own check)."""
     import torch
@@ -59,14 +68,15 @@ class TorchBackend:
             )
         if provider == "cuda" and not torch.cuda.is_available():
             raise RenderError("decoder provider 'cuda' requested but torch sees no CUDA device")
-        device = "cuda" if provider in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-        if threads and device == "cpu":
+        on_cuda = provider in ("auto", "cuda") and torch.cuda.is_available()
+        device = "cuda" if on_cuda else "cpu"
+        if threads and not on_cuda:
             torch.set_num_threads(int(threads))  # process-wide: torch has no per-module pool
         model = build_generator(meta.generator_config)
         from safetensors import SafetensorError
 
         try:
-            state = load_file(str(weights), device=device)
+            state = load_file(str(weights), device="cpu")
         except (SafetensorError, OSError, ValueError) as exc:
             raise ModelError(f"{weights}: not a readable safetensors file ({exc})") from exc
         try:
@@ -75,7 +85,8 @@ class TorchBackend:
             raise ModelError(f"{weights}: weights do not fit the generator config ({exc})") from exc
         if precision == "auto":
             precision = "bf16" if device == "cuda" or cpu_supports_bf16() else "fp32"
-        self.device = torch.device(device)
+        self.on_cuda = on_cuda  # frames may stay on the device (renderer/decode/device_pipeline.py)
+        self.device = cuda_device() if on_cuda else torch.device("cpu")
         self.precision = precision
         self.memory_format = torch.channels_last
         self.model = model.to(self.device, memory_format=self.memory_format).eval()
@@ -86,13 +97,17 @@ class TorchBackend:
 
     def run(self, latents: np.ndarray) -> np.ndarray:
         """float32 ``[B, C, h, w]`` → uint8 ``[B, H, W, 3]``."""
-        step = CPU_MICRO_BATCH if self.device.type == "cpu" else len(latents)
+        step = len(latents) if self.on_cuda else CPU_MICRO_BATCH
         if len(latents) > step:
             parts = [self._run(latents[i : i + step]) for i in range(0, len(latents), step)]
             return np.concatenate(parts)
         return self._run(latents)
 
     def _run(self, latents: np.ndarray) -> np.ndarray:
+        return self.run_tensor(latents).cpu().numpy()
+
+    def run_tensor(self, latents: np.ndarray):
+        """float32 ``[B, C, h, w]`` → uint8 ``[B, H, W, 3]`` tensor left on :attr:`device`."""
         import torch
 
         z = torch.from_numpy(latents).to(self.device).contiguous(memory_format=self.memory_format)
@@ -105,4 +120,4 @@ class TorchBackend:
             images = self.model(z)
         with torch.inference_mode():
             pixels = ((images.float() - self._offset) * self._scale).round_().clamp_(0, 255)
-            return pixels.to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+            return pixels.to(torch.uint8).permute(0, 2, 3, 1).contiguous()

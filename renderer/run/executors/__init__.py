@@ -7,7 +7,8 @@
 - ``ray`` (:mod:`.ray_executor`): Ray tasks on a local or running cluster (the ``[ray]`` extra).
 
 Every executor has ``render(context, jobs, on_frames=…) -> Iterator[ChunkOutput]`` (outputs as they
-complete, in any order), ``describe() -> str`` and ``close()``; all of them run
+complete, in any order), ``describe() -> str``, ``close()`` and ``pooled`` (whether the driver
+should overlap its own work with the chunks: :mod:`renderer.run.schedule`); all of them run
 :func:`~renderer.run.executors.jobs.render_job` on their workers. The orchestrator
 (:mod:`renderer.run.track`) plans the chunks, writes each returned segment atomically and records
 it in the manifest; nothing else differs between executors.
@@ -57,6 +58,7 @@ class LocalExecutor:
     (:mod:`renderer.run.frames`), and progress is reported per decoded batch."""
 
     name = "local"
+    pooled = False  # the tracks run one after another (renderer.run.schedule)
 
     def __init__(self, *, decoder, scratch: Path) -> None:
         self.decoder = decoder

@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -35,24 +36,27 @@ from renderer.run.executors.jobs import (
     available_cores,
     worker_threads,
 )
-from renderer.run.executors.worker import init_process_worker, process_job
+from renderer.run.executors.worker import init_process_worker, process_job, worker_ready
 
 log = logging.getLogger(__name__)
 
 
 # Imported once by the fork server, so a worker (and a replacement for a dead one) starts without
-# importing the render stack again; the decoder backends stay out (their thread pools must start
-# in the worker, with the worker's thread count).
+# importing the render stack again. The decoder backend's library too (torch alone takes seconds
+# to import, in every worker): importing it starts no thread pool (torch's and ONNX Runtime's
+# start at first use, in the worker, with the worker's thread count); models load in the worker.
 PRELOAD = ["renderer.run.executors.worker", "renderer.control.controller", "renderer.fx.postfx",
            "renderer.encode.frame_writer"]  # fmt: skip
+BACKEND_PRELOAD = {"torch": ["torch"], "onnx": ["onnxruntime"]}
 
 
-def pool_context() -> multiprocessing.context.BaseContext:
+def pool_context(backend: str = "") -> multiprocessing.context.BaseContext:
     """``forkserver`` on Linux (workers fork from a clean server process), else ``spawn``."""
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(PRELOAD)  # (no effect once this process's server runs)
+    # (No effect once this process's server runs: the first pool's backend decides.)
+    ctx.set_forkserver_preload(PRELOAD + BACKEND_PRELOAD.get(backend, []))
     return ctx
 
 
@@ -60,6 +64,7 @@ class ProcessExecutor:
     """A pool of ``workers`` processes (default: one per core) rendering chunks."""
 
     name = "processes"
+    pooled = True  # the run overlaps its tracks' phases (renderer.run.schedule)
 
     def __init__(self, config, *, model_dir: Path, scratch: Path) -> None:
         self.workers = config.render.workers or available_cores()
@@ -75,13 +80,33 @@ class ProcessExecutor:
         self.max_retries = config.render.max_retries
         self.fault = os.environ.get(FAULT_ENV) or None
         self._pool: ProcessPoolExecutor | None = None
+        self._warming: threading.Thread | None = None
+        self.warm()
+
+    def warm(self) -> None:
+        """Start the pool's workers now, in a thread (starting the fork server and each worker
+        takes seconds), so they import the render stack and open their decoders while the driver
+        prepares the first track's audio. The pool lives for the whole run; only a broken one is
+        replaced."""
+        pool = self._get_pool()
+
+        def start() -> None:
+            try:
+                for _ in range(self.workers):  # each submit starts a worker while none is idle
+                    pool.submit(worker_ready)
+            except (RuntimeError, BrokenProcessPool):  # closed or broken meanwhile: nothing to warm
+                pass
+
+        self._warming = threading.Thread(target=start, name="pool-warm", daemon=True)
+        self._warming.start()
 
     def describe(self) -> str:
         return f"processes: {self.workers} workers × {self.threads} decoder threads"
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=pool_context(),
+            context = pool_context(self.spec.backend)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                              initializer=init_process_worker,
                                              initargs=(self.spec, self.model_dir, os.getpid()))  # fmt: skip
         return self._pool
@@ -143,6 +168,9 @@ class ProcessExecutor:
         return None
 
     def close(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

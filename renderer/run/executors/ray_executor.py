@@ -1,10 +1,10 @@
 """``render.executor: ray``: chunks as Ray tasks, on this machine or on a running cluster.
 
-The only module that imports ``ray`` (the optional ``[ray]`` extra). ``render.address`` names a
-cluster started with ``ray start --head`` (``auto``: the one on this machine); without it a
-private local cluster is started on loopback for the run and shut down after it. Usage statistics
-are switched off (``RAY_USAGE_STATS_ENABLED=0``) before Ray is imported, and no dashboard is
-started.
+With :mod:`.ray_cluster`, the only modules that import ``ray`` (the optional ``[ray]`` extra).
+``render.address`` names a cluster started with ``ray start --head`` (``auto``: the one on this
+machine); without it a private cluster is started for the run, on loopback, with its files in a
+temporary folder removed after it (:class:`~renderer.run.executors.ray_cluster.PrivateCluster`).
+Usage statistics are off (``RAY_USAGE_STATS_ENABLED=0``) and no dashboard is started.
 
 What travels: the model's ``meta.json`` and artefact go into the object store once per run
 (``ray.put``); each track's :class:`~renderer.run.executors.jobs.TrackContext` once per track;
@@ -35,34 +35,26 @@ from renderer.run.executors.jobs import (
     available_cores,
     render_job,
 )
+from renderer.run.executors.ray_cluster import PrivateCluster, import_ray
 from renderer.run.executors.worker import STATE, materialise, model_bundle, open_worker_decoder
 
 
-def import_ray():
-    """``ray``, with its usage statistics off; a clear error when the extra is not installed."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    try:
-        import ray
-    except ImportError:
-        raise RenderError(
-            "render.executor 'ray' needs Ray: pip install 'noise-to-signal[ray]'"
-        ) from None
-    return ray
-
-
 def ray_chunk(
-    spec: DecoderSpec, model: list, key: str, context: list, job: ChunkJob
+    spec: DecoderSpec, model: list, key: str, context: list, job: ChunkJob, scratch: str | None
 ) -> ChunkOutput:
     """The Ray task: ``model`` and ``context`` are ``[ObjectRef]``, fetched only when this worker
-    has not seen them yet."""
+    has not seen them yet; ``scratch``: the private cluster's work folder (``None`` on a cluster
+    of the user's: the worker's temporary folder)."""
     import ray
 
+    root = Path(scratch) if scratch else Path(tempfile.gettempdir())
     model_key = model[0].hex()
     STATE.ensure_decoder(
-        model_key, lambda: open_worker_decoder(spec, materialise(ray.get(model[0])))
+        model_key,
+        lambda: open_worker_decoder(spec, materialise(ray.get(model[0]), root=root)),
     )
     renderer = STATE.renderer(key, lambda: ray.get(context[0]))
-    return render_job(renderer, job, scratch=Path(tempfile.gettempdir()) / "nts-chunks")
+    return render_job(renderer, job, scratch=root / "nts-chunks")
 
 
 def local_cpus(opts) -> int:
@@ -76,23 +68,26 @@ class RayExecutor:
     """Chunk tasks with ``render.task_cpus`` / ``render.task_gpus`` each."""
 
     name = "ray"
+    pooled = True  # the run overlaps its tracks' phases (renderer.run.schedule)
 
     def __init__(self, config, *, model_dir: Path) -> None:
-        ray = self.ray = import_ray()
         opts = config.render
-        self.started = False
+        ray = self.ray = import_ray(private=not opts.address)
+        self.cluster: PrivateCluster | None = None  # the private one this executor started
+        self.started = False  # whether this executor connected (and so disconnects)
         if not ray.is_initialized():
-            common = {"include_dashboard": False, "log_to_driver": False,
-                      "configure_logging": False}  # fmt: skip
+            common = {"log_to_driver": False, "configure_logging": False}
             try:
                 if opts.address:
-                    ray.init(address=opts.address, **common)
+                    ray.init(address=opts.address, include_dashboard=False, **common)
                 else:  # a private cluster on loopback, for this run only
-                    ray.init(num_cpus=local_cpus(opts), _node_ip_address="127.0.0.1", **common)
+                    self.cluster = PrivateCluster(num_cpus=local_cpus(opts), **common)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = opts.address or "a local cluster"
                 raise RenderError(f"render.address: cannot start Ray on {where} ({exc})") from exc
             self.started = True
+        ours = self.cluster or PrivateCluster.current
+        self.scratch = ours.scratch if ours is not None else None
         threads = max(1, int(opts.task_cpus))
         self.spec = DecoderSpec(backend=config.model.backend,
                                 provider=config.decoder.execution_provider,
@@ -115,7 +110,8 @@ class RayExecutor:
         ray = self.ray
         ref = ray.put(context)
         refs = {self.task.remote(self.spec, [self.model], context.key, [ref],
-                                 replace(job, fault=self.fault)): job for job in jobs}  # fmt: skip
+                                 replace(job, fault=self.fault), self.scratch): job
+                for job in jobs}  # fmt: skip
         try:
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
@@ -145,6 +141,9 @@ class RayExecutor:
             ) from exc
 
     def close(self) -> None:
-        if self.started:
+        if self.cluster is not None:  # shut down, its folder removed
+            self.cluster.close()
+            self.cluster = None
+        elif self.started:
             self.ray.shutdown()
-            self.started = False
+        self.started = False

@@ -21,7 +21,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from renderer.run.executors.jobs import ChunkJob, ChunkOutput, DecoderSpec, TrackContext, render_job
+from renderer.run.executors.jobs import (
+    ChunkJob,
+    ChunkOutput,
+    DecoderSpec,
+    TrackContext,
+    render_job,
+    worker_name,
+)
 from renderer.run.frames import TrackRenderer
 
 KEEP_RENDERERS = 2  # tracks a worker keeps ready (the current one and the one before)
@@ -41,10 +48,14 @@ def model_bundle(model_dir: Path, *, backend: str) -> dict[str, bytes]:
             str(path.relative_to(Path(model_dir).resolve())): path.read_bytes()}  # fmt: skip
 
 
-def materialise(bundle: dict[str, bytes]) -> Path:
-    """Write ``bundle`` into a fresh private folder (removed when the process exits)."""
+def materialise(bundle: dict[str, bytes], *, root: Path | None = None) -> Path:
+    """Write ``bundle`` into a fresh private folder under ``root`` (default: the temporary
+    folder), removed when the process exits normally (a private Ray cluster's whole folder is
+    removed by the driver, for workers that Ray kills)."""
     digest = hashlib.sha256(bundle.get("meta.json", b"")).hexdigest()[:12]
-    folder = Path(tempfile.mkdtemp(prefix=f"nts-model-{digest}-"))
+    if root is not None:
+        Path(root).mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"nts-model-{digest}-", dir=root))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     for name, data in bundle.items():
         target = (folder / name).resolve()
@@ -112,6 +123,11 @@ def _exit_with(pid: int, *, every: float = 1.0) -> None:
             os._exit(1)
         except PermissionError:  # alive, under another user (cannot happen for our driver)
             pass
+
+
+def worker_ready() -> str:
+    """A pool's warm-up task: returns once this worker's initializer has opened its decoder."""
+    return worker_name()
 
 
 def process_job(key: str, context: bytes, job: ChunkJob, scratch: str) -> ChunkOutput:
