@@ -70,13 +70,11 @@ def make_input(seconds: float, out: Path) -> Path:
 
 
 def run_once(path: Path) -> dict:
-    import renderer.audio.features as af
+    import renderer.audio.spectral as spectral
     from renderer.analysis import analyze_track
     from renderer.audio.features import extract_features
 
-    last_load = getattr(af, "_LAST_LOAD", None)  # older features.py kept the last decode
-    if last_load is not None:
-        last_load.clear()  # time the decode too, every repeat
+    spectral._LAST.clear()  # the memoised timeline: time the decode and transforms every repeat
     c0, t0 = time.process_time(), time.perf_counter()
     extract_features(path, cache_dir=None)
     t1 = time.perf_counter()
