@@ -19,8 +19,11 @@ within 4 % of the annotated median tempo, an octave error when within 4 % of ×2
 /tmp/oldtree <commit>``) as the peer "before": its ``analyze_track`` runs in a separate process
 with ``PYTHONPATH=TREE`` on the same files, so before and after share one run.
 
+``--heldout`` adds 42 more clips of the corpus's styles at other tempos and seeds
+(:data:`HELD_OUT`), which the tracker was not developed on.
+
 Usage: ``python benchmarks/analysis_accuracy.py [--album album] [--shared ../shared/audio]
-[--stress cache/stress] [--no-madmom] [--before TREE] [--json out.json]``
+[--stress cache/stress] [--no-madmom] [--before TREE] [--heldout] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -36,11 +39,65 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 from peers import librosa_beats, madmom_available, madmom_beats  # sibling module
-from stress_corpus import DEFAULT_DIR, build_corpus, load_annotation  # sibling module
+from stress_corpus import DEFAULT_DIR, ClipSpec, build_corpus, load_annotation, write_clip
 
 from renderer.analysis import analyze_track
 
 SHARED_KEYS = {"brahms-hungarian-dance-5.ogg": "F#m"}
+
+# ``--heldout``: the corpus's styles at other tempos and seeds (42 clips, ``cache/stress-heldout``),
+# never used while the tracker was developed against the corpus: a check that its figures are not
+# fitted to 27 files. Same generator, same annotations, same table.
+_H = ClipSpec
+HELD_OUT: tuple[ClipSpec, ...] = (
+    _H("h_rock_80", "steady", "rock", 80.0, jitter_ms=15, seed=101),
+    _H("h_rock_140", "steady", "rock", 140.0, jitter_ms=12, seed=102),
+    _H("h_rock_160", "steady", "rock", 160.0, jitter_ms=12, seed=103),
+    _H("h_ballad_60", "steady", "ballad", 60.0, jitter_ms=20, seed=104),
+    _H("h_ballad_84", "steady", "ballad", 84.0, jitter_ms=20, seed=105),
+    _H("h_funk_92", "steady", "funk", 92.0, jitter_ms=12, seed=106),
+    _H("h_funk_112", "steady", "funk", 112.0, jitter_ms=12, seed=107),
+    _H("h_house_118", "steady", "house", 118.0, jitter_ms=8, seed=108),
+    _H("h_house_128", "steady", "house", 128.0, jitter_ms=8, seed=109),
+    _H("h_punk_160", "steady", "punk", 160.0, jitter_ms=15, seed=110),
+    _H("h_punk_190", "steady", "punk", 190.0, jitter_ms=12, seed=111),
+    _H("h_punk_200", "steady", "punk", 200.0, jitter_ms=12, seed=112),
+    _H("h_jazz_120", "swing", "jazz", 120.0, swing=0.64, jitter_ms=15, seed=113),
+    _H("h_jazz_140", "swing", "jazz", 140.0, swing=0.66, jitter_ms=15, seed=114),
+    _H("h_jazz_190", "swing", "jazz", 190.0, swing=0.62, jitter_ms=12, seed=115),
+    _H("h_jazz_210", "swing", "jazz", 210.0, swing=0.6, jitter_ms=10, seed=116),
+    _H("h_shuffle_90", "swing", "shuffle", 90.0, swing=0.64, jitter_ms=15, seed=117),
+    _H("h_shuffle_120", "swing", "shuffle", 120.0, swing=0.6, jitter_ms=15, seed=118),
+    _H("h_hiphop_84", "swing", "funk", 84.0, swing=0.58, jitter_ms=12, seed=119),
+    _H("h_hiphop_96", "swing", "funk", 96.0, swing=0.56, jitter_ms=12, seed=120),
+    _H("h_ska_130", "offbeat", "ska", 130.0, jitter_ms=12, seed=121),
+    _H("h_ska_170", "offbeat", "ska", 170.0, jitter_ms=10, seed=122),
+    _H("h_onedrop_70", "offbeat", "onedrop", 70.0, jitter_ms=15, seed=123),
+    _H("h_onedrop_84", "offbeat", "onedrop", 84.0, jitter_ms=15, seed=124),
+    _H("h_offbass_100", "offbeat", "offbass", 100.0, jitter_ms=10, seed=125),
+    _H("h_offbass_128", "offbeat", "offbass", 128.0, jitter_ms=10, seed=126),
+    _H("h_waltz_100", "meter", "waltz", 100.0, beats_per_bar=3, jitter_ms=15, seed=127),
+    _H("h_waltz_160", "meter", "waltz", 160.0, beats_per_bar=3, jitter_ms=12, seed=128),
+    _H("h_six8_60", "meter", "six8", 60.0, 2, 3, jitter_ms=18, seed=129),
+    _H("h_six8_76", "meter", "six8", 76.0, 2, 3, jitter_ms=15, seed=130),
+    _H("h_six8_92", "meter", "six8", 92.0, 2, 3, jitter_ms=12, seed=131),
+    _H("h_keys_72", "sparse/breaks", "keys", 72.0, jitter_ms=15, seed=132),
+    _H("h_keys_110", "sparse/breaks", "keys", 110.0, jitter_ms=15, seed=133),
+    _H("h_intro_100", "sparse/breaks", "rock", 100.0, intro_bars=4, seed=134),
+    _H("h_breaks_120", "sparse/breaks", "rock", 120.0, break_every=6, seed=135),
+    _H("h_ramp_90", "tempo change", "rock", 90.0, tempo="ramp", tempo_change=0.1, seed=136),
+    _H("h_step_140", "tempo change", "funk", 140.0, tempo="step", tempo_change=-0.1, seed=137),
+    _H("h_drift_120", "rubato", "rock", 120.0, tempo="rubato", tempo_change=0.06, jitter_ms=20,
+       seed=138),
+    _H("h_rubato_keys_70", "rubato", "keys", 70.0, tempo="rubato", tempo_change=0.12,
+       jitter_ms=20, seed=139),
+    _H("h_rubato_keys_96", "rubato", "keys", 96.0, tempo="rubato", tempo_change=0.1, jitter_ms=20,
+       seed=140),
+    _H("h_rubato_ballad_60", "rubato", "ballad", 60.0, tempo="rubato", tempo_change=0.1,
+       jitter_ms=20, seed=141),
+    _H("h_rubato_ballad_80", "rubato", "ballad", 80.0, tempo="rubato", tempo_change=0.1,
+       jitter_ms=20, seed=142),
+)  # fmt: skip
 
 
 def mirex_key(name: str) -> str:
@@ -76,7 +133,7 @@ out = {}
 for path in sys.argv[2:]:
     a = analyze_track(path, cache_dir=None)
     out[path] = {"beats": [float(b) for b in a.beats], "downbeats": [float(b) for b in a.downbeats],
-                 "tempo": float(a.tempo)}
+                 "tempo": float(a.tempo), "meter": str(getattr(a, "meter", ""))}
 open(sys.argv[1], "w").write(json.dumps(out))
 """
 
@@ -136,9 +193,11 @@ def evaluate_album(album: Path, *, cache: Path | None, before: Path | None = Non
     return rows
 
 
-def evaluate_stress(stress: Path, *, use_madmom: bool, before: Path | None = None) -> list[dict]:
+def evaluate_stress(stress: Path, *, use_madmom: bool, before: Path | None = None,
+                    specs: tuple[ClipSpec, ...] | None = None) -> list[dict]:  # fmt: skip
+    """Per-clip rows of the stress corpus in ``stress`` (or of ``specs``, written there)."""
     rows = []
-    wavs = build_corpus(stress)
+    wavs = build_corpus(stress) if specs is None else [write_clip(s, stress) for s in specs]
     old = before_results(before, wavs)
     for wav in wavs:
         ann = load_annotation(wav)
@@ -146,8 +205,8 @@ def evaluate_stress(stress: Path, *, use_madmom: bool, before: Path | None = Non
         ternary = ann["meter"] == "6/8"
         ours = analyze_track(wav, cache_dir=None)
         peers = {"ours": (ours.beats, ours.tempo), "librosa": librosa_beats(wav)}
-        if old:
-            prev = old[str(wav.resolve())]
+        prev = old.get(str(wav.resolve())) if old else None
+        if prev is not None:
             peers["before"] = (np.asarray(prev["beats"]), prev["tempo"])
         if use_madmom:
             peers["madmom"] = madmom_beats(wav, cache=stress / "madmom")
@@ -160,6 +219,11 @@ def evaluate_stress(stress: Path, *, use_madmom: bool, before: Path | None = Non
             row[f"{name}_tempo_class"] = tempo_class(tempo, ann["bpm_median"], ternary=ternary)
         row["ours_downbeat_f"] = round(beat_scores(np.asarray(ann["downbeats"]), ours.downbeats)
                                        ["f"], 3)  # fmt: skip
+        if prev is not None:
+            row["before_downbeat_f"] = round(
+                beat_scores(np.asarray(ann["downbeats"]), np.asarray(prev["downbeats"]))["f"], 3
+            )
+            row["before_meter"] = prev.get("meter", "")
         row["ours_confidence"] = round(float(np.mean(ours.beat_confidence)), 3)
         rows.append(row)
     return rows
@@ -201,7 +265,8 @@ def markdown(rows: list[dict], columns: list[str]) -> str:
 
 
 def condition_table(rows: list[dict], peers: list[str]) -> list[dict]:
-    """Mean F per condition and peer, with tempo ok/octave counts."""
+    """Mean F per condition and peer, with tempo ok/octave counts; downbeat F and meter right
+    (of the clips) for ours and, when run, before."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(row["condition"], []).append(row)
@@ -219,7 +284,13 @@ def condition_table(rows: list[dict], peers: list[str]) -> list[dict]:
             entry[f"{peer} F"] = f"{f:.3f}"
             entry[f"{peer} AMLt"] = f"{amlt:.3f}"
             entry[f"{peer} tempo ok/oct"] = f"{ok}/{octave}"
-        entry["ours downbeat F"] = f"{np.mean([m['ours_downbeat_f'] for m in members]):.3f}"
+        for peer in ("ours", "before"):
+            if f"{peer}_downbeat_f" in members[0]:
+                down = np.mean([m[f"{peer}_downbeat_f"] for m in members])
+                meter = sum(m[f"{'found' if peer == 'ours' else peer}_meter"] == m["meter"]
+                            for m in members)  # fmt: skip
+                entry[f"{peer} downbeat F"] = f"{down:.3f}"
+                entry[f"{peer} meter ok"] = f"{meter}/{len(members)}"
         out.append(entry)
     return out
 
@@ -233,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-madmom", action="store_true", help="skip the madmom reference")
     parser.add_argument("--skip", nargs="*", default=[], choices=["album", "stress", "shared"])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--heldout", action="store_true",
+                        help="also the 42 held-out clips (other tempos and seeds)")  # fmt: skip
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout whose tracker is the peer 'before'")  # fmt: skip
     args = parser.parse_args(argv)
@@ -254,7 +327,20 @@ def main(argv: list[str] | None = None) -> int:
         cols = ["clip", "condition", "meter", "found_meter", "bpm"]
         cols += [c for p in peers for c in (f"{p}_f", f"{p}_tempo")]
         cols += ["ours_downbeat_f", "ours_confidence"]
+        cols += ["before_meter", "before_downbeat_f"] if args.before else []
         print(markdown(report["stress"], cols))
+    if args.heldout:
+        report["heldout"] = evaluate_stress(args.stress.parent / "stress-heldout",
+                                            use_madmom=use_madmom, before=args.before,
+                                            specs=HELD_OUT)  # fmt: skip
+        print("\n### Held-out clips (--heldout): mean per condition\n")
+        conds = condition_table(report["heldout"], peers)
+        print(markdown(conds, list(conds[0])))
+        print("\n### Held-out clips: per clip (beat F)\n")
+        cols = ["clip", "condition", "meter", "found_meter", "bpm"]
+        cols += [c for p in peers for c in (f"{p}_f", f"{p}_tempo")]
+        cols += ["ours_downbeat_f"] + (["before_meter", "before_downbeat_f"] if args.before else [])
+        print(markdown(report["heldout"], cols))
     if "shared" not in args.skip and args.shared.is_dir():
         report["shared"] = evaluate_shared(args.shared, cache=args.cache, use_madmom=use_madmom,
                                            before=args.before)  # fmt: skip

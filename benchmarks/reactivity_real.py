@@ -49,16 +49,15 @@ FPS = 24.0  # draft quality
 
 
 def reference_beats(path: Path) -> tuple[np.ndarray, str]:
-    """Beats (s) of an unannotated excerpt: madmom RNN+DBN when installed, else ours."""
-    try:
-        from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
+    """Beats (s) of an unannotated excerpt: madmom RNN+DBN when installed (through
+    ``peers.py``, as ``analysis_accuracy.py`` runs it), else ours."""
+    from peers import madmom_available, madmom_beats  # sibling module
 
-        act = RNNBeatProcessor()(str(path))
-        return np.asarray(DBNBeatTrackingProcessor(fps=100)(act)), "madmom"
-    except ImportError:
-        from renderer.analysis import analyze_track
+    if madmom_available():
+        return madmom_beats(path, cache=ROOT / "cache" / "bench" / "madmom")[0], "madmom"
+    from renderer.analysis import analyze_track
 
-        return np.asarray(analyze_track(path, cache_dir=None).beats), "ours"
+    return np.asarray(analyze_track(path, cache_dir=None).beats), "ours"
 
 
 def prepare_clips(work: Path, *, seconds: float) -> dict[str, dict]:

@@ -4,9 +4,10 @@ Ground truth, in one run:
 - the bundled album: the composer's own section starts (``album/tracklist.json`` ``sections``, the
   same numbers ``album/songs.py`` renders; the analysis never reads them);
 - a synthetic set written here (``cache/sections/``): clips whose sections change one thing at a
-  time — the drums, the bass, the harmony, the timbre of the harmonic part — with each section
-  levelled to the same RMS (so no energy change marks the boundary), and one clip whose sections
-  also change in level, as songs usually do;
+  time — the drums, the bass, the harmony (a new progression), the key (the same progression
+  transposed), the timbre of the harmonic part — with each section levelled to the same RMS (so
+  no energy change marks the boundary), and one clip whose sections also change in level, as
+  songs usually do;
 - the real recordings in ``../shared/audio/`` have no section annotation: their boundaries are
   printed and drawn over loudness and chroma (``--plots DIR``) to be judged by eye.
 
@@ -41,6 +42,8 @@ _PROGRESSIONS = {
     "i-iv-v-i": [(9, "m"), (2, "m"), (4, "m"), (9, "m")],
     "III-VII-i": [(0, "M"), (7, "M"), (9, "m"), (9, "m")],
     "F#m": [(6, "m"), (2, "M"), (9, "M"), (4, "M")],  # another key
+    "i-VI-III-VII in B": [(11, "m"), (7, "M"), (2, "M"), (9, "M")],  # up a tone
+    "i-VI-III-VII in D": [(2, "m"), (10, "M"), (5, "M"), (0, "M")],  # up a fourth
 }
 CLIPS = [
     ("energy_120", 120, 8, False, [
@@ -67,6 +70,11 @@ CLIPS = [
         ("full", "offbeat", "i-VI-III-VII", "pad", 1.0), ("full", "offbeat", "F#m", "pad", 1.0),
         ("full", "offbeat", "F#m", "arp", 1.0), ("none", "offbeat", "F#m", "arp", 1.0),
         ("none", "offbeat", "i-iv-v-i", "bells", 1.0)]),
+    # modulations: one progression, voice and groove throughout, only its key changes
+    ("key_90", 90, 8, True, [
+        ("full", "eighths", "i-VI-III-VII", "arp", 1.0), ("full", "eighths", "i-VI-III-VII in B", "arp", 1.0),
+        ("full", "eighths", "i-VI-III-VII", "arp", 1.0), ("full", "eighths", "i-VI-III-VII in D", "arp", 1.0),
+        ("full", "eighths", "i-VI-III-VII", "arp", 1.0)]),
 ]  # fmt: skip
 
 

@@ -40,6 +40,12 @@ def _clip(name: str, out: Path) -> tuple[Path, dict]:
         ("waltz_132", 0.9),  # 3/4
         ("step_up_120", 0.75),  # +10 % tempo step mid-clip
         ("drift_band_104", 0.75),  # a drummer drifting ±6 %
+        # the tempo octave (analysis version 15; before: ⅔, ½, 2× and 2× tempo, F 0.40–0.67)
+        ("punk_176", 0.9),  # kick/snare every beat over eighth-note hats, bass and stabs
+        ("jazz_160", 0.9),  # swung ride, hi-hat on 2 and 4, walking bass
+        ("rubato_keys_84", 0.75),  # solo piano, eighth-note arpeggios, rubato ±12 %
+        ("rubato_ballad_70", 0.75),  # soft drums and piano, rubato ±10 %
+        ("six8_66", 0.9),  # 6/8: two dotted-quarter beats a bar, not 12/8
     ],
 )
 def test_stress_clips_meet_the_bars(tmp_path, name, bar):
@@ -47,11 +53,12 @@ def test_stress_clips_meet_the_bars(tmp_path, name, bar):
     a = analyze_track(wav, cache_dir=None)
     assert _f(ann["beats"], a.beats) >= bar
     assert a.tempo == pytest.approx(ann["bpm_median"], rel=0.04)
+    assert a.meter == ann["meter"]  # swung 4/4 is 4/4 (not 12/8), 6/8 is 6/8
     assert len(a.beat_confidence) == len(a.beats) and np.all(
         (0 <= a.beat_confidence) & (a.beat_confidence <= 1)
     )
-    if ann["meter"] == "3/4":
-        assert a.meter == "3/4" and a.beats_per_bar == 3
+    if ann["meter"] in ("3/4", "6/8"):
+        assert a.beats_per_bar == {"3/4": 3, "6/8": 2}[ann["meter"]]
         assert _f(ann["downbeats"], a.downbeats) >= 0.8
     if ann["spec"]["tempo"] != "steady":
         assert not a.constant_tempo  # a changing tempo keeps its tracked beats, no grid
@@ -149,6 +156,131 @@ def test_viterbi_follows_a_tempo_step_beat_by_beat():
     periods, first = state_space(40, 60)
     assert periods[0] == 40 and periods[-1] == 60 and first[1] == 40
     assert viterbi_beats(np.zeros(10), min_period=40, max_period=60).size == 0
+
+
+def _viterbi_frame_by_frame(activation, *, min_period, max_period, period_prior=None,
+                            transition_lambda=100.0, observation_lambda=16.0):  # fmt: skip
+    """The textbook decoder over every (period, phase) state, one frame at a time (analysis
+    version 14's), as the reference for the blocked one."""
+    a = np.clip(np.asarray(activation, dtype=float), 1e-4, 1 - 1e-4)
+    n = len(a)
+    periods, first = state_space(min_period, max_period)
+    last = first + periods - 1
+    ratio = periods[None, :] / periods[:, None]
+    log_trans = -transition_lambda * np.abs(ratio - 1.0)
+    log_trans -= np.log(np.exp(log_trans).sum(axis=1, keepdims=True))
+    log_beat, log_other = np.log(a), np.log((1.0 - a) / (observation_lambda - 1.0))
+    prior = np.ones(len(periods)) if period_prior is None else np.asarray(period_prior, float)
+    delta = np.repeat(np.log(prior / prior.sum() + 1e-300) - np.log(periods), periods)
+    is_first = np.zeros(int(periods.sum()), dtype=bool)
+    is_first[first] = True
+    delta = delta + np.where(is_first, log_beat[0], log_other[0])
+    back = np.empty((n, len(periods)), dtype=int)
+    for t in range(1, n):
+        ends = delta[last][:, None] + log_trans
+        src = np.argmax(ends, axis=0)
+        new = np.empty_like(delta)
+        new[1:] = delta[:-1]
+        new[first] = ends[src, np.arange(len(periods))]
+        back[t] = src
+        new += log_other[t]
+        new[first] += log_beat[t] - log_other[t]
+        delta = new
+    state, period_of, beats = int(np.argmax(delta)), np.repeat(np.arange(len(periods)), periods), []
+    for t in range(n - 1, -1, -1):
+        i = period_of[state]
+        if state == first[i]:
+            beats.append(t)
+            state = int(last[back[t, i]]) if t > 0 else state
+        else:
+            state -= 1
+    return np.array(beats[::-1], dtype=int)
+
+
+def test_blocked_viterbi_finds_the_frame_by_frame_path():
+    rng = np.random.default_rng(11)
+    frame_rate = SR / 512
+    drifting = np.cumsum(60 / (120 + 8 * np.sin(np.arange(80) / 6.0))) + 0.3  # ±7 % drift
+    act = np.full(int(40 * frame_rate), 0.03) + 0.05 * rng.random(int(40 * frame_rate))
+    act[np.round(drifting[drifting < 39.5] * frame_rate).astype(int)] = 0.8
+    for lo, hi, prior in ((17, 27, None), (8, 13, None), (30, 52, np.linspace(1, 0.2, 23))):
+        for x in (act, rng.random(900) ** 4):
+            got = viterbi_beats(x, min_period=lo, max_period=hi, period_prior=prior)
+            want = _viterbi_frame_by_frame(x, min_period=lo, max_period=hi, period_prior=prior)
+            np.testing.assert_array_equal(got, want)
+
+
+def _beat_time_activation(pattern: list[tuple[float, float]], *, bpm: float, seconds: float,
+                          frame_rate: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """An activation with ``(position in beats, strength)`` onsets repeating every bar of
+    ``max(position) // 1 + 1`` beats, and the beat frames (every beat)."""
+    bar = int(max(p for p, _ in pattern)) + 1
+    beat = 60.0 * frame_rate / bpm
+    n = int(seconds * frame_rate)
+    act = np.full(n, 0.01)
+    for start in np.arange(0, n / beat - bar, bar):
+        for pos, strength in pattern:
+            i = int(round((start + pos) * beat))
+            act[i] = max(act[i], strength)
+    act = np.convolve(act, [0.25, 0.5, 0.25], mode="same")
+    return act, np.arange(0, n - beat, beat)
+
+
+def test_metrical_level_weights_skipped_pulses_tatums_and_swing():
+    from renderer.analysis.tempo import level_weight
+
+    bins = 24
+    # beats with onsets half-way as strong as themselves: a level that skips a pulse
+    skip = np.zeros(40 * bins)
+    skip[::bins], skip[bins // 2 :: bins] = 1.0, 1.0
+    assert level_weight(skip, bins) == pytest.approx(0.5)
+    # alternating strong/weak beats with nothing between them: a subdivision of a slower beat
+    tatum = np.zeros(40 * bins)
+    tatum[:: 2 * bins], tatum[bins :: 2 * bins] = 1.0, 0.3
+    assert level_weight(tatum, bins) == pytest.approx(0.3, abs=0.01)
+    assert level_weight(tatum, 2 * bins) == pytest.approx(1.0)  # the slower level: well formed
+    # a late off-beat (⅔ of the beat, weaker) with nothing half-way: swing, eighths under beats
+    swing = np.zeros(40 * bins)
+    swing[::bins], swing[16::bins] = 1.0, 0.5
+    assert level_weight(swing, bins) == pytest.approx(1.25)
+    straight = np.zeros(40 * bins)
+    straight[::bins], straight[12::bins] = 1.0, 0.5
+    assert level_weight(straight, bins) == pytest.approx(1.0)
+
+
+def test_the_octave_follows_the_beat_not_the_prior():
+    """Beat-time level scoring moves a tracked level onto the beat where the global comb and
+    the 120-bpm prior pick its octave: eighth notes of a slow ballad, the half tempo of a fast
+    kick/snare beat, and a ⅔ reading of it."""
+    from renderer.analysis.beats import choose_level
+
+    frame_rate = SR / 512
+    # 64 bpm: accented beats, soft eighth-note "and"s, nothing between (the prior likes 128)
+    ballad, _ = _beat_time_activation([(0, 1.0), (0.5, 0.35), (1, 0.8), (1.5, 0.35), (2, 0.9),
+                                       (2.5, 0.35), (3, 0.8), (3.5, 0.35)],
+                                      bpm=64, seconds=40, frame_rate=frame_rate)  # fmt: skip
+    # 180 bpm: kick/snare on every beat, eighth notes between (the prior likes 90)
+    fast, _ = _beat_time_activation([(0, 1.0), (0.5, 0.45), (1, 0.95), (1.5, 0.45), (2, 1.0),
+                                     (2.5, 0.45), (3, 0.95), (3.5, 0.45)],
+                                    bpm=180, seconds=40, frame_rate=frame_rate)  # fmt: skip
+    for act, start, want in ((ballad, 128.0, 64.0), (fast, 90.0, 180.0), (fast, 120.0, 180.0)):
+        frames, tempo = choose_level(act, frame_rate=frame_rate, bpm=start)
+        assert tempo == pytest.approx(want, rel=0.03), (start, want)
+        assert np.median(np.diff(frames)) == pytest.approx(60 * frame_rate / want, rel=0.03)
+
+
+def test_swing_is_binary_and_triplets_ternary():
+    from renderer.analysis.meter import subdivision
+
+    frame_rate = SR / 512
+    swung, beat_frames = _beat_time_activation([(0, 1.0), (0.66, 0.5), (1, 0.9), (1.66, 0.5)],
+                                               bpm=120, seconds=20, frame_rate=frame_rate)  # fmt: skip
+    triplets, _ = _beat_time_activation([(0, 1.0), (1 / 3, 0.4), (2 / 3, 0.5), (1, 0.9),
+                                         (4 / 3, 0.4), (5 / 3, 0.5)],
+                                        bpm=120, seconds=20, frame_rate=frame_rate)  # fmt: skip
+    beats = beat_frames / frame_rate
+    assert subdivision(beats, activation=swung, frame_rate=frame_rate) == 2
+    assert subdivision(beats, activation=triplets, frame_rate=frame_rate) == 3
 
 
 def test_tempo_prefers_the_beat_over_its_subdivision():

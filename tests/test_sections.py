@@ -14,7 +14,15 @@ import pytest
 import soundfile as sf
 
 from renderer.analysis import analyze_track
-from renderer.analysis.structure import feature_groups, novelty_curve
+from renderer.analysis.structure import (
+    cycle_change,
+    cycle_lag,
+    feature_groups,
+    harmonic_boundaries,
+    merge_boundaries,
+    novelty_curve,
+    segment,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import sections_accuracy  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
@@ -52,6 +60,77 @@ def test_feature_groups_weight_groups_not_rows(rng):
     assert abs(int(np.argmax(novelty_curve(x, kernel=16, standardise=False))) - 32) <= 1
 
 
+# pitch classes of the triads of i-VI-III-VII in A minor, and the same cycle a tone higher
+_A_MINOR = [(9, 0, 4), (5, 9, 0), (0, 4, 7), (7, 11, 2)]
+_B_MINOR = [tuple((p + 2) % 12 for p in chord) for chord in _A_MINOR]
+
+
+def _beat_chroma(bars: list[tuple[int, ...]], rng: np.random.Generator, *, beats: int = 4
+                 ) -> np.ndarray:  # fmt: skip
+    """``[12, beats · len(bars)]`` beat chroma of one triad per bar, with a little noise."""
+    cols = []
+    for chord in bars:
+        col = np.full(12, 0.05)
+        col[list(chord)] = 1.0
+        cols += [col] * beats
+    return np.abs(np.array(cols).T + 0.05 * rng.standard_normal((12, len(cols))))
+
+
+def test_a_modulation_is_a_cycle_change_on_its_beat(rng):
+    # 12 bars in A minor, 12 a tone up, 12 back: the 4-bar cycle breaks at beats 48 and 96
+    bars = _A_MINOR * 3 + _B_MINOR * 3 + _A_MINOR * 3
+    chroma = _beat_chroma(bars, rng)
+    change = cycle_change(chroma, lag=16)
+    assert change.shape == (144,)
+    assert harmonic_boundaries(chroma, lag=16) == [48, 96]
+    # a triangle one cycle wide either side of each change, flat between
+    assert int(np.argmax(change[:72])) == 48 and int(np.argmax(change[72:])) + 72 == 96
+    assert change[48] > 0.65 and change[96] > 0.65 and change[65:80].max() < 0.3
+    assert np.all(change[:32] == 0.0) and np.all(change[-31:] == 0.0)  # no sections to compare
+
+
+def test_no_cycle_change_without_a_cycle_or_without_a_change(rng):
+    steady = _beat_chroma(_A_MINOR * 9, rng)  # one cycle throughout
+    assert harmonic_boundaries(steady, lag=16) == []
+    triads = [(r, (r + 4) % 12, (r + 7) % 12) for r in rng.integers(0, 12, 36)]
+    free = _beat_chroma(triads, rng)  # a new chord every bar, nothing repeats
+    assert harmonic_boundaries(free, lag=16) == []
+
+
+def test_the_cycle_length_follows_the_music_and_a_doubled_tempo(rng):
+    bars = _A_MINOR * 3 + _B_MINOR * 3 + _A_MINOR * 3
+    assert cycle_lag(_beat_chroma(bars, rng), beats_per_bar=4) == 16  # a 4-bar cycle
+    two_bar = [_A_MINOR[0], _A_MINOR[1]] * 18
+    assert cycle_lag(_beat_chroma(two_bar, rng), beats_per_bar=4) == 8
+    # a tracker at twice the tempo: 8 beats a bar, the cycle 8 of its "bars" of 4 beats
+    doubled = _beat_chroma(_A_MINOR * 6 + _B_MINOR * 6, rng, beats=8)
+    assert cycle_lag(doubled, beats_per_bar=4) == 32
+    assert harmonic_boundaries(doubled, lag=32) == [192]
+
+
+def test_cycle_changes_replace_novelty_boundaries_nearby():
+    assert merge_boundaries([20, 45, 70], [48], radius=15) == [20, 48, 70]
+    assert merge_boundaries([33, 45, 80], [38], radius=15) == [38, 80]
+    assert merge_boundaries([10], [], radius=15) == [10]
+
+
+def test_segment_finds_a_modulation_in_unchanging_features(rng):
+    bars = _A_MINOR * 3 + _B_MINOR * 3 + _A_MINOR * 3
+    chroma = _beat_chroma(bars, rng)
+    beat_times = np.arange(144) * 0.5
+    flat = 0.1 * rng.standard_normal((8, 144))  # timbre and level do not change
+    kwargs = dict(beat_times=beat_times, downbeats=beat_times[::4], energy=np.full(144, 0.5),
+                  duration=72.0)  # fmt: skip
+    found = [a for a, _, _ in segment(flat, chroma=chroma, **kwargs)[1:]]
+    assert {24.0, 48.0} <= set(found)
+    # the noise's own novelty peaks stay, at least 4 bars (8 s) from the modulations
+    assert all(t in (24.0, 48.0) or min(abs(t - 24.0), abs(t - 48.0)) >= 8.0 for t in found)
+    without = [a for a, _, _ in segment(flat, **kwargs)[1:]]
+    assert not {24.0, 48.0} <= set(without)
+    with pytest.raises(ValueError, match=r"chroma: shape \(12, 143\)"):
+        segment(flat, chroma=chroma[:, 1:], **kwargs)
+
+
 def _detect(wav: Path, starts: list[float]) -> dict[str, float]:
     a = analyze_track(wav, cache_dir=None)
     return sections_accuracy.detection(starts, a.duration, [s.start for s in a.sections[1:]])
@@ -78,6 +157,19 @@ def test_boundaries_of_synthetic_arrangement_changes(tmp_path, name, bpm, sectio
     sf.write(str(wav), y, sections_accuracy.SR)
     scores = _detect(wav, starts)
     assert scores["F@2s"] >= bar, (scores, starts)
+
+
+def test_a_key_change_alone_is_a_boundary(tmp_path):
+    """One progression, voice, groove and level throughout; only the key moves (up a tone, back,
+    up a fourth): every modulation is found within 2 s, and nothing else."""
+    key = "i-VI-III-VII"
+    sections = [("full", "eighths", k, "arp", 1.0)
+                for k in (key, f"{key} in B", key, f"{key} in D")]  # fmt: skip
+    y, starts = sections_accuracy.synthesise(112, 8, sections, seed=3, levelled=True)
+    wav = tmp_path / "key.wav"
+    sf.write(str(wav), y, sections_accuracy.SR)
+    scores = _detect(wav, starts)
+    assert scores["R@2s"] == 1.0 and scores["P@2s"] == 1.0, (scores, starts)
 
 
 def test_album_sections_are_found_without_its_markers(tmp_path, repo_root):

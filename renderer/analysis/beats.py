@@ -2,13 +2,15 @@
 
 1. Activation (``onsets.beat_activation``): percussive broad-band + low-band (kick) flux.
 2. Tempo (``tempo.estimate_tempo``): time-averaged autocorrelation, harmonic comb, log-normal
-   prior at 120 bpm. Then the metrical level is chosen explicitly: the beat sequences tracked
-   at ×1, ×2, ×½, ×⅔ and ×3/2 of that tempo are compared by how well each explains the onsets
-   *on* its beats against those *between* them (half-way), weighted by the prior. A sequence at
-   twice the tempo puts its beats on the weaker "and"s, one at half the tempo leaves strong beats
-   between its own, and one at ⅔ or 3/2 misses most of them.
+   prior at 120 bpm: a starting point.
 3. Beats (``dbn.viterbi_beats``): Viterbi over a (period, phase) lattice within ±25 % of the
-   chosen tempo, so a drifting drummer, a ramp or a step is followed beat by beat.
+   tempo, so a drifting drummer, a ramp or a step is followed beat by beat.
+   Then the metrical level is chosen (:func:`choose_level`, ``tempo.metrical_levels``): in beat
+   time (the activation resampled along the tracked beats, so rubato is as periodic as a grid)
+   the levels ×3, ×2, ×3/2, ×1, ×⅔, ×½ and ×⅓ are scored by the harmonic comb, the prior and
+   their metrical well-formedness (a beat has weaker onsets between its beats, not as strong
+   ones and not none at all when its beats alternate strong/weak; a swung subdivision marks the
+   beat above it). Where another level wins, the beats are tracked again there.
 4. Phase: the tracked sequence or the one shifted by half a beat, whichever sits on more kick,
    broad-band onset and harmonic change (chords change on beats, not on the "and").
 5. A constant grid (sub-frame period and phase) replaces the beats only when nearly every
@@ -28,7 +30,7 @@ import numpy as np
 from renderer.analysis.dbn import state_space, viterbi_beats
 from renderer.analysis.meter import find_meter, harmonic_novelty
 from renderer.analysis.onsets import BeatActivation, beat_activation, onset_envelope
-from renderer.analysis.tempo import estimate_tempo, null_comb_height, tempo_prior
+from renderer.analysis.tempo import estimate_tempo, metrical_levels, null_comb_height
 
 __all__ = ["BeatTrack", "MIN_TEMPO_CONFIDENCE", "onset_envelope", "track_beats_full"]
 
@@ -38,7 +40,7 @@ PULSE_SIGNIFICANCE = 3.0
 # … and this much comb height above that chance level (the reported tempo confidence).
 MIN_TEMPO_CONFIDENCE = 0.03
 TEMPO_SPAN = 1.25  # the tracker follows the tempo within ×/÷ this of the chosen level
-LEVELS = (1.0,)
+LEVEL_ROUNDS = 2  # re-trackings at another metrical level, at most
 # A constant grid is taken when it carries this share of the tracked beats' onset activation:
 # free beats always fit the onsets a little better (they may bend to every early or late hit).
 GRID_SHARE = 0.85
@@ -68,14 +70,6 @@ def _peak_at(x: np.ndarray, frames: np.ndarray, reach: int = 1) -> np.ndarray:
     return out
 
 
-def on_off_contrast(x: np.ndarray, beat_frames: np.ndarray) -> float:
-    """Mean of ``x`` on the beats minus its mean half-way between them (frames)."""
-    if len(beat_frames) < 3:
-        return -np.inf
-    mids = (beat_frames[1:] + beat_frames[:-1]) / 2.0
-    return float(_peak_at(x, beat_frames).mean() - _peak_at(x, mids).mean())
-
-
 UPSAMPLE = 2  # the lattice runs at twice the analysis frame rate: whole-frame periods 2 % apart
 
 
@@ -93,20 +87,26 @@ def _track_level(activation: np.ndarray, *, period: float) -> np.ndarray:
 
 def choose_level(activation: np.ndarray, *, frame_rate: float, bpm: float
                  ) -> tuple[np.ndarray, float]:  # fmt: skip
-    """Beat frames ``[B]`` and tempo of the best metrical level around ``bpm`` (see module doc)."""
-    best = (-np.inf, np.zeros(0), bpm)
-    for level in LEVELS:
-        tempo = bpm * level
-        if not 45.0 <= tempo <= 230.0:
-            continue
+    """Beat frames ``[B]`` and tempo of the best metrical level around ``bpm`` (see module doc).
+
+    The beats tracked at ``bpm`` are re-scored at the related levels in beat time
+    (:func:`~renderer.analysis.tempo.metrical_levels`); where another level wins, the beats are
+    tracked again at it and that level is checked the same way (at most :data:`LEVEL_ROUNDS`
+    re-trackings, so a ⅔ reading can go to ×3/2 and then settle on the octave)."""
+    frames = _track_level(activation, period=60.0 * frame_rate / bpm)
+    seen = [bpm]
+    for _ in range(LEVEL_ROUNDS):
+        levels = metrical_levels(activation, frames, frame_rate=frame_rate)
+        if not levels:
+            break
+        period, tempo, _ = max(levels, key=lambda level: level[2])
+        if period == 1.0 or any(abs(np.log(tempo / t)) < 0.03 for t in seen):
+            break
+        seen.append(tempo)
         frames = _track_level(activation, period=60.0 * frame_rate / tempo)
-        if len(frames) < 4:
-            continue
-        local = 60.0 * frame_rate / float(np.median(np.diff(frames)))
-        score = on_off_contrast(activation, frames) * float(tempo_prior(np.array([local]))[0])
-        if score > best[0]:
-            best = (score, frames, local)
-    return best[1], best[2]
+    if len(frames) < 2:
+        return frames, bpm
+    return frames, 60.0 * frame_rate / float(np.median(np.diff(frames)))
 
 
 PHASE_WINDOW = 16  # beats per phase decision: a slip to the "and" is repaired section by section

@@ -20,7 +20,7 @@ from renderer.audio.features import loudness_gate
 from renderer.audio.spectral import Timeline, file_timeline, signal_timeline
 from renderer.errors import AudioError, ConfigError
 
-ANALYSIS_VERSION = 14
+ANALYSIS_VERSION = 15
 SAMPLE_RATE = 22050
 HOP = 512
 
@@ -159,7 +159,7 @@ def analyze_timeline(timeline: Timeline, *, beat_track: beats_mod.BeatTrack | No
     energy = (loud[0] - loud.min()) / (np.ptp(loud) + 1e-9)
     sections = segment(feats, beat_times=seg_times, downbeats=downbeats, energy=energy,
                        duration=duration, beats_per_bar=max(2, track.beats_per_bar),
-                       standardise=False, label_features=np.vstack(
+                       standardise=False, chroma=sync_chroma, label_features=np.vstack(
                            [sync_mfcc[1:], 0.5 * sync_chroma, 3 * loud, 2 * sync_low]))  # fmt: skip
     return Analysis(
         duration=duration,

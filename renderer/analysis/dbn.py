@@ -9,8 +9,10 @@ state ``log((1 - a)/(ν - 1))`` (ν = 16: beats are rare among frames). The path
 lattice is a beat sequence with a *locally varying* tempo: it follows a drummer who drifts, a
 ramp, a step, and breaks a constant grid only where the evidence does.
 
-Decoding is vectorised numpy (O(T·S) with S ≈ 400–800 states): a 5-minute track decodes in well
-under a second, with no compiled extension.
+Decoding keeps only the beat states (a path between beats is fixed by its period) and runs in
+blocks of the shortest period, every frame of a block at once: O(T·I²) work in T/τ_min numpy steps
+(I ≈ 20–50 periods), so a 5-minute track decodes in 0.1–0.2 s with no compiled extension. The
+path is the same as that of the frame-by-frame Viterbi over all (period, phase) states.
 """
 
 from __future__ import annotations
@@ -44,8 +46,7 @@ def viterbi_beats(
     a = np.clip(np.asarray(activation, dtype=float), 1e-4, 1 - 1e-4)
     n = len(a)
     periods, first = state_space(min_period, max_period)
-    last = first + periods - 1
-    n_states = int(periods.sum())
+    n_periods = len(periods)
     if n < 2 * periods[0]:
         return np.zeros(0, dtype=int)
     # period transitions at beat ends, normalised per source period
@@ -54,32 +55,41 @@ def viterbi_beats(
     log_trans -= np.log(np.exp(log_trans).sum(axis=1, keepdims=True))
     log_beat = np.log(a)
     log_other = np.log((1.0 - a) / (observation_lambda - 1.0))
-    # start anywhere (uniform phase within each period), weighted by the period prior
-    prior = np.ones(len(periods)) if period_prior is None else np.asarray(period_prior, float)
-    delta = np.repeat(np.log(prior / prior.sum() + 1e-300) - np.log(periods), periods)
-    is_first = np.zeros(n_states, dtype=bool)
-    is_first[first] = True
-    delta = delta + np.where(is_first, log_beat[0], log_other[0])
-    back = np.empty((n, len(periods)), dtype=np.int16)
-    for t in range(1, n):
-        ends = delta[last][:, None] + log_trans  # [from I, to I]
-        src = np.argmax(ends, axis=0)
-        new = np.empty_like(delta)
-        new[1:] = delta[:-1]  # phase advances by one frame within every period
-        new[first] = ends[src, np.arange(len(periods))]
+    gain = log_beat - log_other  # what a beat state scores above every other state
+    # Scores are kept less the Σ log_other that every path pays alike, and only at beats:
+    # score[t, i] is the best path with a beat of period τ_i at frame t. Its previous beat, of
+    # period τ_j, lay τ_j frames earlier, so score[t, i] = max_j score[t - τ_j, j] + trans[j, i]
+    # + gain[t]: every frame of a block of τ_min frames depends only on earlier blocks, and a
+    # block is one vectorised step. A path may start in any phase of any period: its "previous
+    # beat" lay 0 … τ_j - 1 frames before the first frame, at the prior's score.
+    tau_max, tau_min = int(periods[-1]), int(periods[0])
+    prior = np.ones(n_periods) if period_prior is None else np.asarray(period_prior, float)
+    start = np.log(prior / prior.sum() + 1e-300) - np.log(periods)
+    score = np.full((n + tau_max, n_periods), -np.inf)  # row r is frame r - tau_max
+    for j, tau in enumerate(periods):
+        score[tau_max - tau + 1 : tau_max, j] = start[j]  # before the first frame
+    score[tau_max] = start + gain[0]
+    back = np.zeros((n, n_periods), dtype=np.int16)
+    back[0] = np.arange(n_periods)
+    for t0 in range(1, n, tau_min):
+        t = np.arange(t0, min(n, t0 + tau_min))
+        prev = score[(t + tau_max)[:, None] - periods[None, :], np.arange(n_periods)]  # [L, I]
+        ends = prev[:, :, None] + log_trans[None, :, :]  # [L, from I, to I]
+        src = np.argmax(ends, axis=1)
         back[t] = src
-        new += log_other[t]
-        new[first] += log_beat[t] - log_other[t]
-        delta = new
-    # backtrack
-    state = int(np.argmax(delta))
-    period_of = np.repeat(np.arange(len(periods)), periods)
+        score[t + tau_max] = (
+            np.take_along_axis(ends, src[:, None, :], axis=1)[:, 0, :] + gain[t, None]
+        )
+    # the best final state: the last beat lay 0 … τ_i - 1 frames before the last frame
+    best, t_beat, i = -np.inf, -1, 0
+    for j, tau in enumerate(periods):
+        rows = score[tau_max + n - tau : tau_max + n, j]
+        k = int(np.argmax(rows))
+        if rows[k] > best:
+            best, t_beat, i = float(rows[k]), n - tau + k, j
     beats = []
-    for t in range(n - 1, -1, -1):
-        i = period_of[state]
-        if state == first[i]:
-            beats.append(t)
-            state = int(last[back[t, i]]) if t > 0 else state
-        else:
-            state -= 1
+    while t_beat >= 0:
+        beats.append(t_beat)
+        j = int(back[t_beat, i])
+        t_beat, i = t_beat - int(periods[j]), j
     return np.array(beats[::-1], dtype=int)

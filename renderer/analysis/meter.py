@@ -5,9 +5,10 @@ one), the kick/low-band onset on the beat, and the overall onset strength (accen
 For every bar length ``m`` (2, 3, 4 beats) and phase ``p``, the contrast of the cues on beats
 ``p, p+m, …`` against all other beats says how strongly the music repeats every ``m`` beats
 starting there; the best (m, p) gives the downbeats. 4 wins near-ties (the common case, and
-what annotators choose for 2/4 too); a 2-beat bar is only taken with a ternary subdivision (6/8).
-The subdivision is ternary when the onsets a third and two thirds of the way through each beat
-outweigh those half-way.
+what annotators choose for 2/4 too); a 2-beat bar is only taken with a ternary subdivision, and
+there it is the usual reading (6/8, not 12/8): four beats only where every other bar's downbeat
+stands out clearly (:data:`COMPOUND_PAIR`). The subdivision is ternary when the onsets a third and
+two thirds of the way through each beat both outweigh those half-way (swing fills only the second).
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ import numpy as np
 
 _METER_NAMES = {(4, 2): "4/4", (3, 2): "3/4", (2, 2): "2/4", (2, 3): "6/8", (3, 3): "9/8",
                 (4, 3): "12/8"}  # fmt: skip
+
+
+# With a ternary subdivision, a 2-beat bar (6/8) is taken over the best 4-beat one (12/8) when its
+# contrast reaches this share of the 4-beat bar's: alternate bars differing a little (a two-bar
+# chord pattern) do not make the bar twice as long.
+COMPOUND_PAIR = 0.8
 
 
 def harmonic_novelty(chroma: np.ndarray, *, frame_rate: float, width: float = 0.2
@@ -46,15 +53,18 @@ def _z(x: np.ndarray) -> np.ndarray:
 
 
 def subdivision(beats: np.ndarray, *, activation: np.ndarray, frame_rate: float) -> int:
-    """3 when onsets at ⅓/⅔ of the beats outweigh those at ½ (×1.15), else 2."""
+    """3 when the onsets at ⅓ *and* at ⅔ of the beats each outweigh those at ½ (×1.15) and the
+    weaker third carries at least a quarter of the stronger; else 2. Swing is binary: its late
+    off-beat (at 0.55–0.7 of the beat) lies near ⅔, but nothing falls at ⅓."""
     if len(beats) < 4:
         return 2
     ibi = np.diff(beats)
     start = beats[:-1]
     half = _at(activation, start + ibi / 2, frame_rate=frame_rate, reach=1).mean()
-    thirds = np.mean([_at(activation, start + ibi * k / 3, frame_rate=frame_rate, reach=1).mean()
-                      for k in (1, 2)])  # fmt: skip
-    return 3 if thirds > 1.15 * half else 2
+    first, second = (_at(activation, start + ibi * k / 3, frame_rate=frame_rate, reach=1).mean()
+                     for k in (1, 2))  # fmt: skip
+    weaker, stronger = min(first, second), max(first, second)
+    return 3 if weaker > 1.15 * half and weaker >= 0.25 * stronger else 2
 
 
 def beat_chroma_change(beats: np.ndarray, *, chroma: np.ndarray, frame_rate: float
@@ -96,4 +106,9 @@ def find_meter(
             if contrast > best[0]:
                 best = (contrast, m, p)
     _, m, p = best
+    if m == 4 and sub == 3:  # two bars of 6/8 read as one of 12/8?
+        on = np.zeros(len(cue), dtype=bool)
+        on[p % 2 :: 2] = True
+        if cue[on].mean() - cue[~on].mean() >= COMPOUND_PAIR * best[0]:
+            m, p = 2, p % 2
     return beats[p::m].copy(), m, _METER_NAMES.get((m, sub), f"{m}/4")
