@@ -3,6 +3,9 @@ is split over pytest-xdist workers (``-n`` in pyproject.toml's addopts, ``--dist
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -50,13 +53,10 @@ def repo_root() -> Path:
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """A tiny random generator exported exactly like the real one (ONNX + safetensors + meta.json).
-
-    Same code path as ``training/export_onnx.py``; widths (16, 8, 8, 8, 8) keep the real ×16 scale,
-    so a (8, 4, 4) latent decodes to 64² in a few milliseconds.
-    """
+def export_tiny_model(out: Path) -> Path:
+    """A tiny random generator exported into ``out`` exactly like the real one (ONNX +
+    safetensors + meta.json), by ``training/export_onnx.py``'s code; widths (16, 8, 8, 8, 8) keep
+    the real ×16 scale, so a (8, 4, 4) latent decodes to 64² in a few milliseconds."""
     import contextlib
     import io
 
@@ -69,10 +69,31 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     torch.set_num_threads(1)  # tiny tensors: thread hand-offs cost more than they save
     torch.manual_seed(0)
     generator = build_generator({"channels": [16, 8, 8, 8, 8], "groups": 4})
-    out = tmp_path_factory.mktemp("tiny_model")
     with contextlib.redirect_stdout(io.StringIO()):
-        export_artefacts(generator, out, anchors=6, candidates=12, training_info={"tiny": True})
+        # samples_png=False: the renderer never reads the preview sheets (a third of the export's
+        # time); test_export.py's CLI test checks that they are written
+        export_artefacts(generator, out, anchors=6, candidates=12, training_info={"tiny": True},
+                         samples_png=False)  # fmt: skip
     torch.set_num_threads(threads)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """The tiny model (:func:`export_tiny_model`), exported once per run: under pytest-xdist the
+    first worker to get here exports it into the run's folder (which all workers share) while the
+    others wait on a lock, instead of every worker spending ~15 s on its own export. Tests only
+    read it (one that changes a model copies it first)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # one process: nothing to share
+        return export_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+    shared = tmp_path_factory.getbasetemp().parent  # pytest-N/, above each worker's popen-gwK/
+    out = shared / "tiny_model"
+    with open(shared / "tiny_model.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not out.is_dir():
+            partial = shared / "tiny_model.partial"
+            shutil.rmtree(partial, ignore_errors=True)  # left by a worker that crashed mid-export
+            os.replace(export_tiny_model(partial), out)
     return out
 
 

@@ -338,7 +338,7 @@ def test_settings_as_mapping_and_bad_inputs():
 @pytest.mark.parametrize("name", list_presets())
 def test_every_preset_drives_the_controller(name):
     preset = load_preset(name)
-    from renderer.config.models import deep_merge
+    from renderer.config.overlay import deep_merge
 
     merged = deep_merge(ControllerSettings().model_dump(), preset.controller_overlay())
     c = build(config=ControllerSettings.model_validate(merged))

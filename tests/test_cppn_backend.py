@@ -13,7 +13,8 @@ import pytest
 from control_fixtures import make_analysis, make_frames
 from render_fixtures import FPS, make_album, read_meta
 
-from renderer.config.models import ControllerSettings, CPPNConfig, PostFXConfig, deep_merge
+from renderer.config.models import ControllerSettings, CPPNConfig, PostFXConfig
+from renderer.config.overlay import deep_merge
 from renderer.control.controller import LatentController
 from renderer.decode.cppn import LATENT_SHAPE, cppn_meta
 from renderer.decode.decoder import open_decoder

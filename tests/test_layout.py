@@ -80,7 +80,8 @@ def test_no_import_cycles():
 
 def test_config_models_are_a_leaf():
     graph = project_imports()
-    assert graph["renderer.config.models"] == set()
+    for leaf in ("renderer.config.models", "renderer.config.overlay", "renderer.config.messages"):
+        assert graph[leaf] == set(), leaf
     assert "renderer.config.loading" not in graph["renderer.presets"]
 
 

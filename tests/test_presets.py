@@ -7,7 +7,8 @@ import pytest
 from control_fixtures import make_meta
 
 import renderer.presets as presets
-from renderer.config.models import ControllerSettings, PostFXConfig, deep_merge
+from renderer.config.models import ControllerSettings, PostFXConfig
+from renderer.config.overlay import deep_merge
 from renderer.control.motion import anchor_scores, softmax
 from renderer.errors import ConfigError
 from renderer.fx.grading import resolve_lut

@@ -135,7 +135,8 @@ def test_unreadable_video_raises_ffmpeg_error(tmp_path):
 def test_controller_through_tiny_generator_makes_a_reactive_video(tiny_model_dir, tmp_path, preset):
     """Controller → real ONNX generator → the preset's postfx → FFmpeg → metric: the picture
     follows beats, onsets and sections."""
-    from renderer.config.models import ControllerSettings, PostFXConfig, deep_merge
+    from renderer.config.models import ControllerSettings, PostFXConfig
+    from renderer.config.overlay import deep_merge
     from renderer.control.controller import LatentController
     from renderer.decode.decoder import open_decoder
     from renderer.decode.model_meta import load_model_meta

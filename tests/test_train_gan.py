@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -114,20 +115,21 @@ def test_outputs_written(trained) -> None:
     assert json.loads((out / "config.json").read_text())["crop"] == 32
 
 
-def test_resume_continues_from_checkpoint(tiny_images, tmp_path) -> None:
-    first = train(tiny_config(tiny_images, tmp_path, max_iterations=2), progress=False)
-    state = {k: v.clone() for k, v in first.state_dict().items()}
+def test_resume_continues_from_checkpoint(trained, tiny_images, tmp_path) -> None:
+    module, out = trained
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)  # resumed in a copy: the fixture's run stays
+    state = {k: v.clone() for k, v in module.state_dict().items()}
     ckpt = torch.load(
         tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
     )
     assert all(torch.equal(ckpt["state_dict"][k], v) for k, v in state.items())
     resumed = train(
-        tiny_config(tiny_images, tmp_path, max_iterations=3), resume=True, progress=False
+        tiny_config(tiny_images, tmp_path, max_iterations=5), resume=True, progress=False
     )
-    assert int(resumed.iteration) == 3
-    assert [h["iteration"] for h in resumed.history] == [2]  # only the new iteration ran
+    assert int(resumed.iteration) == 5
+    assert [h["iteration"] for h in resumed.history] == [4]  # only the new iteration ran
     generator, info = load_ema_generator(tmp_path / "checkpoints" / "last.ckpt")
-    assert info["iterations"] == 3 and info["crop"] == 32
+    assert info["iterations"] == 5 and info["crop"] == 32
     assert generator.config.channels == tuple(TINY_G["channels"])
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from renderer.config.models import BACKEND_NAMES, QUALITY, RenderConfig, deep_merge
+from renderer.config.models import BACKEND_NAMES, QUALITY, RenderConfig
+from renderer.config.overlay import deep_merge
 from renderer.errors import ConfigError
 
 

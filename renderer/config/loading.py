@@ -16,7 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from renderer.config.cli import apply_overrides, apply_quality
-from renderer.config.models import QUALITY, RenderConfig, deep_merge, format_validation_error
+from renderer.config.messages import format_validation_error
+from renderer.config.models import QUALITY, RenderConfig
+from renderer.config.overlay import deep_merge
 from renderer.config.reading import read_yaml
 from renderer.errors import ConfigError
 from renderer.presets import check_preset_name

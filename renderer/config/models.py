@@ -6,9 +6,10 @@ Every model forbids unknown keys. Precedence, lowest first (ARCHITECTURE §9, ST
 
     schema defaults < quality table < preset YAML < fields set in render.yaml < per-track block < CLI
 
-"Fields set" means written in the file (pydantic's ``model_fields_set``), so a preset's smoothing
-is only replaced where the user wrote a value. Loading files, presets and CLI overrides sits
-above this module (:mod:`renderer.config.loading`, :mod:`renderer.presets`,
+"Fields set" means written in the file (pydantic's ``model_fields_set``); laying them over the
+layers below is :mod:`renderer.config.overlay`, and validation errors are worded by
+:mod:`renderer.config.messages` (both leaves too). Loading files, presets and CLI overrides sit
+above these modules (:mod:`renderer.config.loading`, :mod:`renderer.presets`,
 :mod:`renderer.config.cli`). Relative paths are relative to the directory of the config file.
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import reprlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +25,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -353,54 +352,3 @@ class RenderConfig(Strict):
         data = self.model_dump(mode="json")
         data["run_id"] = self.run_identity()
         return data
-
-
-def explicit(model: BaseModel) -> dict[str, Any]:
-    """Only the fields written by the user, recursively (an overlay for :func:`deep_merge`)."""
-    out: dict[str, Any] = {}
-    for name in model.model_fields_set:
-        value = getattr(model, name)
-        out[name] = explicit(value) if isinstance(value, BaseModel) else value
-    return out
-
-
-def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overlay`` applied; nested dicts merge, everything else replaces."""
-    merged = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def format_validation_error(source: str, exc: ValidationError) -> str:
-    """``source: a.b.c: message (got value)`` lines, one per pydantic error."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        got = (
-            f" (got {clip_value(err['input'])})"
-            if err["type"] != "missing" and "input" in err
-            else ""
-        )
-        if err["type"] == "value_error" and "(got" in msg:
-            got = ""  # our validators already quote the value
-        if err["type"] == "extra_forbidden":
-            msg, got = "unknown field", ""
-        lines.append(f"{source}: {loc}: {msg}{got}")
-    return "\n".join(lines)
-
-
-MAX_ECHO = 200  # characters of a rejected value quoted in an error message
-
-
-def clip_value(value: Any, limit: int = MAX_ECHO) -> str:
-    """``repr(value)`` cut to ``limit`` characters (error messages never echo a whole input)."""
-    short = reprlib.Repr()  # (keyword arguments only from Python 3.12)
-    short.maxstring, short.maxother, short.maxlist, short.maxdict, short.maxlevel = (
-        limit, limit, 8, 8, 3)  # fmt: skip
-    text = short.repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

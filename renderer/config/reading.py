@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from renderer.config.models import clip_value
+from renderer.config.messages import clip_value
 from renderer.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1 << 20  # a render.yaml or preset is a few kB; refuse anything over 1 MiB

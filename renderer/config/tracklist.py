@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from renderer.config.messages import format_validation_error
 from renderer.config.models import (
     TRACK_ID,
     ControllerSettings,
@@ -23,10 +24,8 @@ from renderer.config.models import (
     PostFXConfig,
     RenderConfig,
     Trim,
-    deep_merge,
-    explicit,
-    format_validation_error,
 )
+from renderer.config.overlay import deep_merge, explicit
 from renderer.config.reading import read_text_capped
 from renderer.errors import ConfigError
 

@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from renderer.config.models import BACKEND_NAMES, TrackOverride, deep_merge
-from renderer.config.models import format_validation_error as _format
+from renderer.config.messages import format_validation_error as _format
+from renderer.config.models import BACKEND_NAMES, TrackOverride
+from renderer.config.overlay import deep_merge
 from renderer.errors import ConfigError
 
 SWEEP_ROOTS = ("controller", "postfx", "cppn")  # per-track blocks a sweep may change

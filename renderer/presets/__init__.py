@@ -25,14 +25,14 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from renderer.config.messages import format_validation_error
 from renderer.config.models import (
     ControllerSettings,
     CPPNConfig,
     PostFXConfig,
     Strict,
-    explicit,
-    format_validation_error,
 )
+from renderer.config.overlay import explicit
 from renderer.config.reading import read_yaml
 from renderer.errors import ConfigError
 
