@@ -110,6 +110,7 @@ def test_without_the_death_signal_ffmpeg_would_outlive_its_parent():
     parent = _start_parent(PARENT_RUN, "off", *FOREVER)
     child = _wait_for_child(parent, b"anullsrc")
     try:
+        time.sleep(0.2)  # as above: past FFmpeg's start-up, into its main loop
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         assert _seconds_until_gone(child, limit=0.6) >= 0.6 and _alive(child)
