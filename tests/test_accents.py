@@ -110,3 +110,44 @@ def test_kicks_take_the_directions_in_turn():
     # between kicks the coefficients only return towards zero
     quiet = np.setdiff1d(np.arange(3, 30), [9, 16, 23])
     assert np.all(np.abs(k[quiet]) <= np.abs(k[quiet - 1]) + 1e-12)
+
+
+def test_slow_beats_are_split_in_halves():
+    assert accents.beat_split(65.0) == 2  # an octave low: felt in halves
+    assert accents.beat_split(30.0) == 4
+    assert accents.beat_split(accents.MIN_BEAT_BPM) == 1
+    assert accents.beat_split(0.0) == 1  # no tempo: nothing to judge
+    assert accents.beat_split(65.0, subdivision=2.0) == 2  # every other split beat: 65/min
+    assert accents.beat_split(65.0, subdivision=0.5) == 1  # eighths at 130/min: fast enough
+    # beats 1 s apart at 60 bpm: a grid point on every beat and halfway between
+    out = impulses(np.zeros(40), beats=[0.0, 1.0, 2.0, 3.0], tempo=60.0)
+    np.testing.assert_array_equal(np.flatnonzero(out), [0, 5, 10, 15, 20, 25, 30, 35])
+    # subdivision counts the split beats: 2 → every tracked beat
+    every = impulses(np.zeros(40), beats=[0.0, 1.0, 2.0, 3.0], tempo=60.0, subdivision=2.0)
+    np.testing.assert_array_equal(np.flatnonzero(every), [0, 10, 20, 30])
+    fast = impulses(np.zeros(40), beats=np.arange(0.0, 4.0, 0.5), tempo=120.0, subdivision=2.0)
+    np.testing.assert_array_equal(np.flatnonzero(fast), [0, 10, 20, 30])  # as asked
+
+
+def test_onset_peaks_one_per_hit_and_a_share_per_frame():
+    fps = 25.0  # PEAK_GAP_S spans two frames
+    onset = np.zeros(60)
+    onset[[10, 12]] = [1.0, 0.9]  # two frames apart: one hit, the larger frame kicks
+    onset[[40, 46]] = [1.0, 0.45]  # a soft hit 0.24 s after a loud one
+    np.testing.assert_array_equal(np.flatnonzero(accents.onset_peaks(onset, fps=fps)), [10, 40])
+    free = accents.onset_peaks(onset, fps=fps, share=accents.FREE_PEAK_SHARE)
+    np.testing.assert_array_equal(np.flatnonzero(free), [10, 40, 46])
+    share = np.where(np.arange(60) < 44, accents.FREE_PEAK_SHARE, accents.PEAK_SHARE)
+    np.testing.assert_array_equal(np.flatnonzero(accents.onset_peaks(onset, fps=fps, share=share)),
+                                  [10, 40])  # fmt: skip
+
+
+def test_without_a_trusted_grid_softer_onsets_kick():
+    onset = np.zeros(60)
+    onset[[13, 18, 33, 38]] = [1.0, 0.5, 1.0, 0.5]  # loud hits, each with a soft one after it
+    beats = np.arange(0.0, 6.0, 1.0)
+    trusted = impulses(onset, beats=beats, confidence=np.ones(6), tempo=60.0, subdivision=2.0)
+    assert trusted[13] > 0 and trusted[33] > 0 and trusted[18] == trusted[38] == 0.0
+    doubtful = impulses(onset, beats=beats, confidence=np.zeros(6), tempo=60.0)
+    np.testing.assert_array_equal(np.flatnonzero(doubtful), [13, 18, 33, 38])
+    np.testing.assert_allclose(doubtful[[18, 38]], 0.5)  # onset strength → height

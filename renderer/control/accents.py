@@ -7,12 +7,15 @@ the slow drift and the kick's exponential return. Two sources, mixed per beat by
 confidence (``analysis.beat_confidence``):
 
 - **beats** where the tracker is confident: one impulse on each grid point (every
-  ``subdivision`` beats), moved to the strongest onset on its frame or the ``SNAP_FRAMES`` after
-  it (the transient you hear, not the tracker's rounding; never earlier, because a picture that
-  leads the sound reads as out of sync), its height ``beat_pulse·(1 - g + g·strength)`` with the
-  transient's onset/percussive strength;
-- **onsets** elsewhere: an impulse on each onset peak (a local maximum that reaches
-  ``PEAK_SHARE`` of the loudest onset within ±``PEAK_WINDOW_S``), its height the onset strength.
+  ``subdivision`` beats; a tracked beat slower than ``MIN_BEAT_BPM`` counts as two, unless the
+  grid already runs faster), moved to the strongest onset on its frame or the ``SNAP_FRAMES``
+  after it (the transient you hear, not the tracker's rounding; never earlier, because a picture
+  that leads the sound reads as out of sync), its height ``beat_pulse·(1 - g + g·strength)``
+  with the transient's onset/percussive strength;
+- **onsets** elsewhere: an impulse on each onset peak (a local maximum that reaches a share of
+  the loudest onset within ±``PEAK_WINDOW_S``: ``PEAK_SHARE`` under a trusted grid,
+  ``FREE_PEAK_SHARE`` where there is none, so a passage without beats also kicks on the softer
+  hits its pulse may sit on — the "oom" of an oom-pah), its height the onset strength.
   Where the beats are trusted, onset peaks between them still kick, at ``offbeat_onsets`` of their
   height, so syncopation shows without drowning the beat.
 
@@ -36,8 +39,13 @@ from renderer.control import motion
 
 SNAP_FRAMES = 1  # a beat impulse moves to the strongest onset on its frame or the next
 PEAK_SHARE = 0.6  # an onset peak kicks when it reaches this share of the local loudest onset
+FREE_PEAK_SHARE = 0.4  # … where no beat grid is trusted: the onsets are all there is to follow
 PEAK_WINDOW_S = 0.5  # ± seconds of that local comparison
+PEAK_GAP_S = 0.08  # a peak is the largest onset within ± this (≥ 1 frame): one kick per hit
 CONFIDENCE_RAMP = 0.2  # beat weight ramps 0 → 1 over [threshold, threshold + ramp]
+# Tracked beats slower than this are split in halves: beat trackers' tempo-octave errors are mostly
+# halvings (a 130 bpm swing tune reported at 65), and beats ¾ s apart no longer read as a pulse.
+MIN_BEAT_BPM = 80.0
 
 
 def beat_weights(
@@ -70,17 +78,30 @@ def grid_frames(n_frames: int, *, fps: float, beats: np.ndarray, tempo: float,
     return np.flatnonzero(np.ceil(hi / subdivision) > np.ceil(lo / subdivision))
 
 
-def onset_peaks(onset: np.ndarray, *, fps: float) -> np.ndarray:
-    """Boolean ``[N]``: local maxima of ``onset`` (±1 frame, the first of a plateau) that reach
-    ``PEAK_SHARE`` of the largest onset within ±``PEAK_WINDOW_S`` and are above zero."""
+def beat_split(tempo: float, *, subdivision: float = 1.0) -> int:
+    """Grid beats per tracked beat: 2ᵏ, the least that brings a slow ``tempo`` (bpm) to
+    ``MIN_BEAT_BPM`` or faster — or the grid of ``subdivision`` such beats to it, so a grid
+    that already runs faster is not split again. 1 without a tempo."""
+    split = 1
+    while 0 < tempo * split < MIN_BEAT_BPM and tempo * split / subdivision < MIN_BEAT_BPM:
+        split *= 2
+    return split
+
+
+def onset_peaks(onset: np.ndarray, *, fps: float, share: float | np.ndarray = PEAK_SHARE
+                ) -> np.ndarray:  # fmt: skip
+    """Boolean ``[N]``: local maxima of ``onset`` (the largest within ±``PEAK_GAP_S``, the first
+    of a plateau) that reach ``share`` (a number, or one per frame ``[N]``) of the largest onset
+    within ±``PEAK_WINDOW_S`` and are above zero."""
     onset = np.asarray(onset, dtype=np.float64)
     if len(onset) == 0:
         return np.zeros(0, dtype=bool)
-    near = maximum_filter1d(onset, size=3, mode="nearest")
+    gap = 2 * max(1, int(round(PEAK_GAP_S * fps))) + 1
+    near = maximum_filter1d(onset, size=gap, mode="nearest")
     width = 2 * max(1, int(round(PEAK_WINDOW_S * fps))) + 1
     local = maximum_filter1d(onset, size=width, mode="nearest")
     first = np.r_[True, onset[1:] != onset[:-1]]  # one impulse per plateau
-    return (onset >= near) & (onset >= PEAK_SHARE * local) & (onset > 0.0) & first
+    return (onset >= near) & (onset >= share * local) & (onset > 0.0) & first
 
 
 def snap_to_onsets(
@@ -122,13 +143,16 @@ def accent_impulses(
     out = np.zeros(n)
     on_beat = np.zeros(n, dtype=bool)
     if use_grid and beat_pulse > 0:
+        step = subdivision / beat_split(tempo, subdivision=subdivision)
         grid = snap_to_onsets(grid_frames(n, fps=fps, beats=beats, tempo=tempo,
-                                          subdivision=subdivision), onset)  # fmt: skip
+                                          subdivision=step), onset)  # fmt: skip
         strength = motion.local_max(np.maximum(onset, np.clip(percussive, 0, 1)), radius=1)
         height = beat_pulse * (1.0 - percussive_gain + percussive_gain * strength[grid])
         np.maximum.at(out, grid, trust[grid] * height)
         on_beat[np.clip(np.concatenate([grid - 1, grid, grid + 1]), 0, n - 1)] = True
-    peaks = onset_peaks(onset, fps=fps)
+    # the less the grid is trusted, the softer the onset peaks that kick
+    peaks = onset_peaks(onset, fps=fps,
+                        share=FREE_PEAK_SHARE + (PEAK_SHARE - FREE_PEAK_SHARE) * trust)  # fmt: skip
     # trusted beats: onset peaks off the grid kick at offbeat_onsets; untrusted: in full
     share = np.where(on_beat, 1.0 - trust, 1.0 - trust * (1.0 - offbeat_onsets))
     out = np.maximum(out, np.where(peaks, onset_pulse * share * onset, 0.0))
