@@ -15,6 +15,7 @@ import soundfile as sf
 
 from renderer.analysis import analyze_track
 from renderer.analysis.structure import (
+    MIN_SECTION_S,
     cycle_change,
     cycle_lag,
     feature_groups,
@@ -129,6 +130,20 @@ def test_segment_finds_a_modulation_in_unchanging_features(rng):
     assert not {24.0, 48.0} <= set(without)
     with pytest.raises(ValueError, match=r"chroma: shape \(12, 143\)"):
         segment(flat, chroma=chroma[:, 1:], **kwargs)
+
+
+def test_sections_are_at_least_min_section_s_long_at_any_tempo():
+    """Features that change every 2 bars at 180 bpm: 4 bars are 5.3 s there, so without the
+    seconds floor the novelty would cut 5.3-s sections; with it none is under MIN_SECTION_S."""
+    n, period = 288, 60.0 / 180.0
+    blocks = np.repeat(np.arange(n // 8) % 2, 8).astype(float)
+    features = np.vstack([blocks, 1.0 - blocks, np.zeros(n)])
+    beat_times = np.arange(n) * period
+    sections = segment(features, beat_times=beat_times, downbeats=np.array([]),
+                       energy=np.full(n, 0.5), duration=n * period)  # fmt: skip
+    inner = [b - a for a, b, _ in sections[1:-1]]
+    assert len(sections) >= 4 and inner
+    assert min(inner) >= MIN_SECTION_S - period
 
 
 def _detect(wav: Path, starts: list[float]) -> dict[str, float]:

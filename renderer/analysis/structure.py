@@ -3,8 +3,8 @@ changes.
 
 Features per beat in groups (timbre MFCC, chroma, loudness, low-band onsets) are z-scored, weighted
 per group (:func:`feature_groups`) and compared with cosine similarity; a Gaussian-tapered
-checkerboard kernel slid along the diagonal gives a novelty curve whose peaks (min. 4 bars apart)
-are the boundaries. A change of harmony alone (a modulation, a new progression at the same level
+checkerboard kernel slid along the diagonal gives a novelty curve whose peaks (at least 4 bars
+and :data:`MIN_SECTION_S` apart) are the boundaries. A change of harmony alone (a modulation, a new progression at the same level
 and timbre) moves that curve little, so the beat chroma is also tested on its own
 (:func:`cycle_change`): where a chord cycle (2, 4 or 8 bars, :func:`cycle_lag`) repeats on both
 sides of a beat but not across it, that beat is a boundary, and it replaces the novelty's
@@ -72,6 +72,9 @@ def novelty_curve(features: np.ndarray, *, kernel: int = 16, standardise: bool =
         nov[i] = np.sum(values * w_in) / w_in.sum() - np.sum(values * w_out) / w_out.sum()
     nov = np.maximum(nov, 0.0)
     return nov / (nov.max() + 1e-9)
+
+
+MIN_SECTION_S = 7.0  # s: shorter inner sections are not scene changes worth a cut
 
 
 def pick_boundaries(novelty: np.ndarray, *, min_gap: int, threshold: float = 0.12) -> list[int]:
@@ -235,7 +238,9 @@ def segment(
         return [(0.0, float(duration), "intro (A)")]
     kernel = min(8 * beats_per_bar, max(4, n // 4) // 2 * 2)
     nov = novelty_curve(beat_features, kernel=kernel, standardise=standardise)
-    gap = 4 * beats_per_bar
+    # 4 bars, and at least MIN_SECTION_S: a tracker that doubles the tempo halves the bars
+    period = float(np.median(np.diff(beat_times))) if n > 1 else 0.5
+    gap = max(4 * beats_per_bar, int(np.ceil(MIN_SECTION_S / max(period, 1e-3))))
     idx = pick_boundaries(nov, min_gap=gap)
     if chroma is not None:
         chroma = np.asarray(chroma)
