@@ -82,8 +82,12 @@ def export_tiny_model(out: Path) -> Path:
 def tiny_model_dir(tmp_path_factory) -> Path:
     """The tiny model (:func:`export_tiny_model`), exported once per run: under pytest-xdist the
     first worker to get here exports it into the run's folder (which all workers share) while the
-    others wait on a lock, instead of every worker spending ~15 s on its own export. Tests only
-    read it (one that changes a model copies it first)."""
+    others wait on a lock, instead of every worker spending ~15 s on its own export. CI exports it
+    ahead, beside the browser install, and names it in ``NTS_TEST_TINY_MODEL`` (.ci/warm.py). Tests
+    only read it (one that changes a model copies it first)."""
+    ahead = os.environ.get("NTS_TEST_TINY_MODEL")
+    if ahead and (Path(ahead) / "meta.json").is_file():
+        return Path(ahead)
     if not os.environ.get("PYTEST_XDIST_WORKER"):  # one process: nothing to share
         return export_tiny_model(tmp_path_factory.mktemp("tiny_model"))
     shared = tmp_path_factory.getbasetemp().parent  # pytest-N/, above each worker's popen-gwK/

@@ -16,9 +16,7 @@ REFERENCE_FPS_1080P = 10.0
 
 def versions(*, ffmpeg_path: str | None) -> dict[str, str]:
     """Versions that decide whether a rerun gives the same bytes (ARCHITECTURE §3)."""
-    import librosa
     import numpy
-    import torch
 
     from renderer import __version__
     from renderer.encode.ffmpeg_bin import ffmpeg_version, find_ffmpeg
@@ -27,12 +25,12 @@ def versions(*, ffmpeg_path: str | None) -> dict[str, str]:
     return {
         "noise_to_signal": __version__,
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        # from the package metadata: importing ONNX Runtime (and its telemetry) is the onnx
-        # backend's business alone
+        # from the package metadata (the same strings as ``__version__``): importing torch costs
+        # ~2 s and ONNX Runtime starts its telemetry, both the backends' business alone
+        "torch": _dist_version("torch"),
         "onnxruntime": _dist_version("onnxruntime-gpu", "onnxruntime"),
         "numpy": numpy.__version__,
-        "librosa": librosa.__version__,
+        "librosa": _dist_version("librosa"),
         "ffmpeg": ".".join(map(str, ffmpeg_version(ffmpeg))),
         "ffmpeg_path": ffmpeg,
         "platform": platform.platform(),
