@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -205,6 +206,21 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def wait_for_browser(timeout: float = 600.0) -> None:
+    """.ci/run installs chromium with apt beside the tests and names in ``NTS_BROWSER_READY`` the
+    file its apt job writes when it ends (its exit status): wait for that file."""
+    ready = os.environ.get("NTS_BROWSER_READY")
+    if not ready:
+        return
+    deadline = time.monotonic() + timeout
+    while not Path(ready).is_file():
+        if time.monotonic() > deadline:
+            pytest.fail(f"chromium's apt install did not end within {timeout:.0f} s ({ready})")
+        time.sleep(0.5)
+    status = Path(ready).read_text().strip()
+    assert status == "0", f"installing chromium failed (exit status {status}; see cache/apt.log)"
+
+
 @pytest.fixture
 def rendered_run(album_run) -> Path:
     """The shared real tiny album render (2 tracks × 3 s, MP4 + WebM, album film)."""
@@ -234,6 +250,7 @@ def test_every_run_writes_the_page_and_a_resumed_run_rewrites_it(rendered_run):
 def test_the_page_plays_in_a_real_browser(rendered_run, tmp_path):
     from playwright.sync_api import sync_playwright
 
+    wait_for_browser()
     errors, remote = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])

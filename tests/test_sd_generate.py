@@ -7,13 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-pytest.importorskip("diffusers")
-torch = pytest.importorskip("torch")
-
-from training import sd_generate  # noqa: E402
-from training.make_dataset import read_manifest, verify  # noqa: E402
+from training import sd_generate
+from training.make_dataset import read_manifest, verify
 
 PROMPTS_YAML = """
 resolution: 512

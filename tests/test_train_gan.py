@@ -12,22 +12,22 @@ import pytest
 import torch
 from PIL import Image
 
-pytest.importorskip("pytorch_lightning")
+from training.checkpoint_io import UnsafeCheckpointError, load_checkpoint, load_ema_generator
 
-from training.checkpoint_io import (  # noqa: E402
-    UnsafeCheckpointError,
-    load_checkpoint,
-    load_ema_generator,
-)
-from training.train_gan import (  # noqa: E402
-    GANModule,
-    SamplerCallback,
-    TrainConfig,
-    load_train_config,
-    main,
-    make_module,
-    train,
-)
+
+class _TrainGAN:
+    """``training.train_gan``, imported at its first use rather than at collection: it imports
+    Lightning (~5 s), which the xdist worker that runs none of these tests then never loads."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # pytest's probes while it collects the module
+            raise AttributeError(name)
+        from training import train_gan
+
+        return getattr(train_gan, name)
+
+
+tg = _TrainGAN()
 
 TINY_G = {"channels": [16, 8, 8, 8, 8], "groups": 4}
 TINY_D = {"channels": [8, 8, 8]}
@@ -52,7 +52,7 @@ def tiny_images(tmp_path_factory) -> Path:
     return root
 
 
-def tiny_config(data: Path, out: Path, **overrides) -> TrainConfig:
+def tiny_config(data: Path, out: Path, **overrides) -> tg.TrainConfig:
     values = dict(
         data_dir=str(data),
         manifest=str(data / "missing.csv"),
@@ -71,13 +71,13 @@ def tiny_config(data: Path, out: Path, **overrides) -> TrainConfig:
         discriminator=TINY_D,
     )
     values.update(overrides)
-    return TrainConfig(**values)
+    return tg.TrainConfig(**values)
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_images, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    module = train(tiny_config(tiny_images, out), progress=False)
+    module = tg.train(tiny_config(tiny_images, out), progress=False)
     return module, out
 
 
@@ -123,7 +123,7 @@ def test_resume_continues_from_checkpoint(trained, tiny_images, tmp_path) -> Non
         tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
     )
     assert all(torch.equal(ckpt["state_dict"][k], v) for k, v in state.items())
-    resumed = train(
+    resumed = tg.train(
         tiny_config(tiny_images, tmp_path, max_iterations=5), resume=True, progress=False
     )
     assert int(resumed.iteration) == 5
@@ -143,25 +143,25 @@ def test_noise_is_a_function_of_iteration(trained) -> None:
 def test_config_loading_and_cli(tiny_images, tmp_path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("crop: 32\nbetas: [0.0, 0.99]\n")
-    cfg = load_train_config(path, {"lr": 1e-3})
+    cfg = tg.load_train_config(path, {"lr": 1e-3})
     assert cfg.crop == 32 and cfg.betas == (0.0, 0.99) and cfg.lr == 1e-3
     path.write_text("bogus: 1\n")
     with pytest.raises(ValueError, match="bogus"):
-        load_train_config(path)
+        tg.load_train_config(path)
     with pytest.raises(FileNotFoundError, match="nope.ckpt"):
-        train(tiny_config(tiny_images, tmp_path / "y"), resume_from=tmp_path / "nope.ckpt")
+        tg.train(tiny_config(tiny_images, tmp_path / "y"), resume_from=tmp_path / "nope.ckpt")
     with pytest.raises(ValueError, match="too few"):
-        train(tiny_config(tiny_images, tmp_path / "x", holdout=10), progress=False)
+        tg.train(tiny_config(tiny_images, tmp_path / "x", holdout=10), progress=False)
     cfg_yaml = tmp_path / "tiny.yaml"
     cfg_yaml.write_text(json.dumps({**tiny_config(tiny_images, tmp_path / "cli").__dict__,
                                     "max_iterations": 1, "betas": [0.5, 0.999]}))  # fmt: skip
-    assert main(["--config", str(cfg_yaml), "--set", "sample_every=5"]) == 0
+    assert tg.main(["--config", str(cfg_yaml), "--set", "sample_every=5"]) == 0
     assert (tmp_path / "cli" / "checkpoints" / "last.ckpt").is_file()
 
 
 @pytest.mark.parametrize("name", ["cpu", "cpu2", "gpu256", "gpu512"])
 def test_shipped_recipes_load(repo_root: Path, name: str) -> None:
-    cfg = load_train_config(repo_root / "training" / "configs" / f"{name}.yaml")
+    cfg = tg.load_train_config(repo_root / "training" / "configs" / f"{name}.yaml")
     assert cfg.crop % 16 == 0 and cfg.r1_interval == 16 and cfg.betas == (0.5, 0.999)
 
 
@@ -184,21 +184,23 @@ def test_evaluate_writes_swd_table(trained, tiny_images, tmp_path) -> None:
 
 def test_module_classes_are_module_level(tiny_images, tmp_path) -> None:
     cfg = tiny_config(tiny_images, tmp_path)
-    module = make_module(cfg)
-    assert type(module) is GANModule and module.__class__.__qualname__ == "GANModule"
-    assert SamplerCallback.__qualname__ == "SamplerCallback"
-    sampler = SamplerCallback(cfg, torch.zeros(2, 3, 32, 32), torch.zeros(2, 3, 32, 32), tmp_path)
+    module = tg.make_module(cfg)
+    assert type(module) is tg.GANModule and module.__class__.__qualname__ == "GANModule"
+    assert tg.SamplerCallback.__qualname__ == "SamplerCallback"
+    sampler = tg.SamplerCallback(
+        cfg, torch.zeros(2, 3, 32, 32), torch.zeros(2, 3, 32, 32), tmp_path
+    )
     assert "<locals>" not in type(sampler.callback).__qualname__
 
 
 def test_cpu2_recipe(repo_root: Path) -> None:
-    cfg = load_train_config(repo_root / "training" / "configs" / "cpu2.yaml")
+    cfg = tg.load_train_config(repo_root / "training" / "configs" / "cpu2.yaml")
     assert cfg.out_dir == "training/outputs/cpu2" and cfg.max_minutes is None
     assert cfg.checkpoint_every == 100 and cfg.sample_every == 500 and cfg.max_iterations >= 100_000
     assert set(cfg.diffaug.split(",")) == {"color", "cutout"}  # no translation: crops translate
     assert cfg.generator["upsample"] == "bilinear"
     # the old recipe keeps today's behaviour: no augmentation of D's inputs, original generator
-    old = load_train_config(repo_root / "training" / "configs" / "cpu.yaml")
+    old = tg.load_train_config(repo_root / "training" / "configs" / "cpu.yaml")
     assert old.diffaug == "" and old.generator == {}
 
 
@@ -210,7 +212,7 @@ def trained_aug(tiny_images, tmp_path_factory):
     out = tmp_path_factory.mktemp("run_aug")
     cfg = tiny_config(tiny_images, out, diffaug="color,translation,cutout", generator=AUG_G,
                       max_iterations=3, precision="bf16-mixed", channels_last=True)  # fmt: skip
-    return train(cfg, progress=False), out
+    return tg.train(cfg, progress=False), out
 
 
 def test_diffaug_run_trains_and_resumes(trained_aug, tiny_images) -> None:
@@ -222,7 +224,7 @@ def test_diffaug_run_trains_and_resumes(trained_aug, tiny_images) -> None:
     assert info["diffaug"] == "color,translation,cutout" and info["iterations"] == 3
     cfg = tiny_config(tiny_images, out, diffaug="color,translation,cutout", generator=AUG_G,
                       max_iterations=4, precision="bf16-mixed", channels_last=True)  # fmt: skip
-    resumed = train(cfg, resume=True, progress=False)
+    resumed = tg.train(cfg, resume=True, progress=False)
     assert int(resumed.iteration) == 4 and [h["iteration"] for h in resumed.history] == [3]
     assert resumed.G.stem.weight.is_contiguous(memory_format=torch.channels_last)
     # the EMA weights load into a plain (contiguous, fp32) generator and decode like the module's
@@ -241,7 +243,7 @@ def test_diffaug_is_a_function_of_iteration_and_stream(trained_aug) -> None:
     assert not torch.equal(a, module.augment(x, it=6, stream=0))
     assert not torch.equal(a, module.augment(x, it=5, stream=1))
     # without a policy D sees the images as they are (the old recipe)
-    plain = make_module(TrainConfig(generator=TINY_G, discriminator=TINY_D))
+    plain = tg.make_module(tg.TrainConfig(generator=TINY_G, discriminator=TINY_D))
     assert plain.augment(x, it=5, stream=0) is x
 
 

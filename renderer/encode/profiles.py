@@ -178,9 +178,13 @@ PROFILES: dict[str, EncodeProfile] = {
         abr=True,
         faststart=True,
         fixed_gop=True,
+        # the fast coder: 1.7-2.0x faster than the default twoloop at 384k and closer to the
+        # source (46-52 dB -> 58-64 dB SNR; benchmarks/audio_encode.py)
         audio_args=(
             "-c:a",
             "aac",
+            "-aac_coder",
+            "fast",
             "-profile:a",
             "aac_low",
             "-b:a",
