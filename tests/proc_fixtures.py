@@ -7,7 +7,11 @@ from pathlib import Path
 
 
 def ffmpeg_children(parent: int | None = None, *, marker: bytes = b"ffmpeg") -> list[int]:
-    """PIDs of ``parent``'s (default: this process's) live children whose argv holds ``marker``."""
+    """PIDs of ``parent``'s (default: this process's) live FFmpeg children whose argv holds
+    ``marker``. FFmpeg means exec'd: a child forked but not yet exec'd still shows its parent's
+    argv, so a parent whose own argv holds the marker made its ``ffmpeg -version`` probe look like
+    the FFmpeg under test for a millisecond (the test then watched the probe die and the real
+    FFmpeg was left running)."""
     parent = os.getpid() if parent is None else parent
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -17,6 +21,7 @@ def ffmpeg_children(parent: int | None = None, *, marker: bytes = b"ffmpeg") -> 
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == parent and marker in cmd and fields[0] not in "ZX":
+        is_ffmpeg = b"ffmpeg" in os.path.basename(cmd.split(b"\0", 1)[0])
+        if int(fields[1]) == parent and marker in cmd and is_ffmpeg and fields[0] not in "ZX":
             found.append(int(pid))
     return found
