@@ -14,7 +14,6 @@ Usage: ``python benchmarks/audio_encode.py [FILE ...] [--seconds 30] [--repeat 3
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,15 +24,15 @@ import soundfile as sf
 from scipy import signal
 
 from renderer.encode.ffmpeg_bin import find_ffmpeg
+from renderer.encode.ffmpeg_proc import ffmpeg_to
 from renderer.encode.profiles import get_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 CODERS = ("twoloop", "fast")
 
 
-def _ffmpeg(*args: str) -> None:
-    subprocess.run([find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
-                   check=True, stdin=subprocess.DEVNULL)  # fmt: skip
+def _ffmpeg(out: Path, *args: str) -> None:
+    ffmpeg_to(find_ffmpeg(), out, list(args), what=out.name)
 
 
 def _bitrate() -> str:
@@ -55,20 +54,19 @@ def snr_db(ref: np.ndarray, test: np.ndarray, highpass_hz: float | None = None) 
 
 def measure(src: Path, work: Path, seconds: float, repeat: int) -> dict[str, tuple[float, ...]]:
     wav = work / "source.wav"
-    _ffmpeg("-ss", "20", "-t", str(seconds), "-i", str(src), "-ar", "48000", "-ac", "2",
-            "-c:a", "pcm_f32le", str(wav))  # fmt: skip
+    _ffmpeg(wav, "-ss", "20", "-t", str(seconds), "-i", str(src), "-ar", "48000", "-ac", "2",
+            "-c:a", "pcm_f32le")  # fmt: skip
     ref, _ = sf.read(str(wav))
+    bitrate = _bitrate()
     out = {}
     for coder in CODERS:
         m4a, back = work / f"{coder}.m4a", work / f"{coder}.wav"
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            _ffmpeg(
-                "-i", str(wav), "-c:a", "aac", "-aac_coder", coder, "-b:a", _bitrate(), str(m4a)
-            )
+            _ffmpeg(m4a, "-i", str(wav), "-c:a", "aac", "-aac_coder", coder, "-b:a", bitrate)
             times.append(time.perf_counter() - t0)
-        _ffmpeg("-i", str(m4a), "-c:a", "pcm_f32le", str(back))
+        _ffmpeg(back, "-i", str(m4a), "-c:a", "pcm_f32le")
         decoded, _ = sf.read(str(back))
         out[coder] = (min(times), snr_db(ref, decoded), snr_db(ref, decoded, 8000.0))
     return out
