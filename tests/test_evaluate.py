@@ -117,3 +117,20 @@ def test_cli_on_a_plain_checkpoint(tmp_path: Path) -> None:
     assert result["iterations"] == 9
     # seed 0 in config.json: the "untrained" row is exactly this untrained generator
     assert result["32px"]["trained_g"] == result["32px"]["untrained_g"]
+    # five seeds by default; the first is the table above, the others draw other latents and
+    # projections, so the estimates differ
+    rows = result["spread"]["32px"]
+    assert (
+        rows["seeds"] == 5
+        and rows["trained_g"]["per_seed"][0] == result["32px"]["trained_g"]["swd_mean"]
+    )
+    values = rows["trained_g"]["per_seed"]
+    assert len(set(values)) == 5
+    assert rows["trained_g"]["min"] == min(values) < rows["trained_g"]["mean"] < max(values)
+    assert rows["ratio"] == pytest.approx(
+        rows["trained_g"]["mean"] / rows["real_vs_real"]["mean"], abs=1e-3
+    )
+    assert main([*args, "--seeds", "1"]) == 0
+    assert json.loads((run / "swd_table.json").read_text())["spread"]["32px"]["seeds"] == 1
+    with pytest.raises(SystemExit):
+        main([*args, "--seeds", "0"])

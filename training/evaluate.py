@@ -5,7 +5,13 @@
 SWD ×10³ on Laplacian-pyramid 7×7 patches (``training/metrics.py``) against held-out real images
 (the first ``holdout`` of the manifest, which training never sees), at the training crop size and
 at the full 256² the renderer decodes. Also the saturation / chroma statistics of each set.
-Writes ``<run>/swd_table.json`` beside the checkpoint's run folder. The checkpoint is loaded with
+Writes ``<run>/swd_table.json`` beside the checkpoint's run folder.
+
+One table of 32–64 images is a noisy estimate: on the same checkpoint the SWD at 256² ranged
+96–202 over five seeds (the seed draws the latents and the projections), wider than the gap
+between two training runs. ``--seeds K`` (default 5) repeats the table with seeds ``0…K-1`` and
+adds their spread under ``"spread"``: per row the mean, min and max of ``swd_mean``, and the
+ratio of the trained generator's mean to the real-vs-real floor's, the figure the bars compare. The checkpoint is loaded with
 ``weights_only=True`` (``checkpoint_io.load_checkpoint``): a file that needs arbitrary unpickling is
 refused with an error naming it.
 """
@@ -65,6 +71,18 @@ def swd_table(
     return table
 
 
+def spread(tables: list[dict]) -> dict:
+    """Mean, min and max of every row's ``swd_mean`` over ``tables`` (one per seed, from
+    :func:`swd_table`), and ``ratio``: the trained generator's mean over the real-vs-real mean."""
+    rows = {}
+    for name in ("real_vs_real", "untrained_g", "trained_g"):
+        values = [t[name]["swd_mean"] for t in tables]
+        rows[name] = {"mean": round(float(np.mean(values)), 2), "min": round(min(values), 2),
+                      "max": round(max(values), 2), "per_seed": values}  # fmt: skip
+    ratio = rows["trained_g"]["mean"] / rows["real_vs_real"]["mean"]
+    return {"seeds": len(tables), **rows, "ratio": round(ratio, 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     from training.checkpoint_io import load_ema_generator
     from training.dataset import ImageFolderDataset, load_images
@@ -77,14 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, default=Path("data/manifest.csv"))
     parser.add_argument("--holdout", type=int, default=64)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--seeds", type=int, default=5, help="tables to average (seeds 0…K-1)")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: beside run)")
     args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, not {args.seeds}")
     trained, info = load_ema_generator(args.checkpoint)
     with torch.random.fork_rng(devices=[]):  # the run's initial weights (train seeds G first)
         torch.manual_seed(int(info.get("seed", 7)))
         untrained = Generator(trained.config)
     images = load_images(args.data, manifest=args.manifest, limit=2 * args.holdout)
-    result = {"iterations": info.get("iterations")}
+    result = {"iterations": info.get("iterations"), "spread": {}}
     for size in args.sizes:
         crops = [
             torch.stack([ds[i] for i in range(len(ds))])
@@ -94,11 +115,17 @@ def main(argv: list[str] | None = None) -> int:
             )
         ]
         n = args.holdout if size <= 64 else min(args.holdout, 32)  # 256² decodes are costly
-        result[f"{size}px"] = swd_table(
-            trained, untrained, holdout=crops[0][:n], reference=crops[1][:n]
-        )
+        tables = [
+            swd_table(trained, untrained, holdout=crops[0][:n], reference=crops[1][:n], seed=seed)
+            for seed in range(args.seeds)
+        ]
+        result[f"{size}px"], result["spread"][f"{size}px"] = tables[0], spread(tables)
         print(f"{size}px: " + ", ".join(f"{k} {v.get('swd_mean', '')} sat {v['saturation']}"
-                                        for k, v in result[f"{size}px"].items()))  # fmt: skip
+                                        for k, v in tables[0].items()))  # fmt: skip
+        rows = result["spread"][f"{size}px"]
+        print(f"{size}px over {args.seeds} seeds: " + ", ".join(
+            f"{k} {rows[k]['mean']} ({rows[k]['min']}–{rows[k]['max']})"
+            for k in ("real_vs_real", "trained_g")) + f", ratio {rows['ratio']}")  # fmt: skip
     out = args.out or Path(args.checkpoint).parents[1] / "swd_table.json"
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")

@@ -37,6 +37,7 @@ if __package__ in (None, ""):  # `python training/train_gan.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.diffaug import diff_augment, parse_policy
+from training.hardware import precision_warning
 from training.losses import (
     colour_regulariser,
     colour_stats,
@@ -317,6 +318,9 @@ def train(
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    if warning := precision_warning(cfg.precision, accelerator=accelerator):
+        print(warning, file=sys.stderr)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
