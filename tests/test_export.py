@@ -94,9 +94,6 @@ def test_image_stats_and_tags() -> None:
     assert "muted" in tags_for(s_grey, medians)
 
 
-# no_cover (pytest-cov): the dynamo ONNX export is ~20 s of torch's own Python, which coverage's
-# tracer makes 2.7x slower (12 s -> 32 s for this file); the test's assertions are unchanged
-@pytest.mark.no_cover
 def test_cli_exports_a_checkpoint_with_the_new_generator_options(tmp_path: Path) -> None:
     """The CLI from a Lightning checkpoint to a model folder; the generator uses cpu2's options
     (bilinear upsampling, a ResBlock at the latent grid), which export with parity."""
