@@ -11,9 +11,10 @@ One table of 32–64 images is a noisy estimate: on the same checkpoint the SWD 
 96–202 over five seeds (the seed draws the latents and the projections), wider than the gap
 between two training runs. ``--seeds K`` (default 5) repeats the table with seeds ``0…K-1`` and
 adds their spread under ``"spread"``: per row the mean, min and max of ``swd_mean``, and the
-ratio of the trained generator's mean to the real-vs-real floor's, the figure the bars compare. The checkpoint is loaded with
-``weights_only=True`` (``checkpoint_io.load_checkpoint``): a file that needs arbitrary unpickling is
-refused with an error naming it.
+ratio of the trained generator's mean to the real-vs-real floor's, the figure the bars compare.
+
+The checkpoint is loaded with ``weights_only=True`` (``checkpoint_io.load_checkpoint``): a file
+that needs arbitrary unpickling is refused with an error naming it.
 """
 
 from __future__ import annotations

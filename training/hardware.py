@@ -9,6 +9,7 @@ the start of a run instead of leaving the user to find out an hour later.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # /proc/cpuinfo names (Linux)
@@ -28,7 +29,9 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
     return None
 
 
-def precision_warning(precision: str, *, accelerator: str = "cpu", flags=None) -> str | None:
+def precision_warning(
+    precision: str, *, accelerator: str = "cpu", flags: Iterable[str] | None = None
+) -> str | None:
     """A one-line warning when ``precision`` is bf16 on a CPU known to lack bf16 instructions;
     ``None`` otherwise (fp32, a GPU, or flags that cannot be read)."""
     if "bf16" not in precision or accelerator != "cpu":
