@@ -24,12 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from renderer.fx.frame_stats import sharpness  # noqa: E402
+from renderer.fx.frame_stats import frame_stats  # noqa: E402
 from training.procedural import BUCKETS, generate  # noqa: E402
-
-
-def grey_sharpness(rgb: np.ndarray) -> float:
-    return sharpness(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32))
 
 
 def bucket_row(bucket: str, seeds: range, small: int, large: int) -> tuple[float, float, float]:
@@ -39,7 +35,7 @@ def bucket_row(bucket: str, seeds: range, small: int, large: int) -> tuple[float
         lo = generate(bucket, seed, size=small)
         hi = generate(bucket, seed, size=large)
         up = cv2.resize(lo, (large, large), interpolation=cv2.INTER_CUBIC)
-        rows.append((grey_sharpness(lo), grey_sharpness(hi), grey_sharpness(up)))
+        rows.append(tuple(frame_stats(image).sharpness for image in (lo, hi, up)))
     return tuple(float(v) for v in np.mean(rows, axis=0))
 
 
