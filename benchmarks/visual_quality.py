@@ -6,7 +6,8 @@ finished run instead. Written into the run folder (or ``--out``):
 
 * ``visual_quality.json`` and ``visual_quality.md``: per track, from frames of the *encoded* file
   decoded by FFmpeg at full size, one per second, the mean sharpness (mean |Laplacian| of the grey
-  frame over the same at ¼ size), saturation (mean HSV), contrast (grey std, 0–255) and mean luma,
+  frame over the same at ¼ size), the edge width (pixels across the strongest edges, which pattern
+  at the pixel cannot fake), saturation (mean HSV), contrast (grey std, 0–255) and mean luma,
   with the per-frame luma/saturation extremes and the bars of ``renderer/fx/frame_stats.py``;
   beside the same measures of the training images (``data/sample/``) natively and 4× bicubic;
 * the SWD ×10³ (``training/metrics.py``, Laplacian-pyramid 7×7 patches) of 256² crops of the
@@ -185,15 +186,17 @@ def visual_sheet(path: Path, *, frames: dict[str, np.ndarray], training: np.ndar
 
 def markdown(table: dict) -> str:
     """The issue's table: one row per image set / track, then the SWD line."""
-    lines = ["| | sharpness | saturation | contrast | mean luma | luma per frame | bars |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| | sharpness | edge px | saturation | contrast | mean luma | luma per frame | bars |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, row in table["rows"].items():
+        edge = "–" if row.get("edge_width") is None else f"{row['edge_width']:.1f}"
         if "luma" not in row:
-            lines.append(f"| {name} | {row['sharpness']:.2f} | | | | | |")
+            lines.append(f"| {name} | {row['sharpness']:.2f} | {edge} | | | | | |")
             continue
         bad = row.get("failures")
         lines.append(
-            f"| {name} | {row['sharpness']:.2f} | {row['saturation']:.2f} | {row['contrast']:.0f}"
+            f"| {name} | {row['sharpness']:.2f} | {edge} | {row['saturation']:.2f}"
+            f" | {row['contrast']:.0f}"
             f" | {row['luma']:.0f} | {row['luma_min']:.0f}–{row['luma_max']:.0f} | "
             f"{'; '.join(bad) if bad else ('ok' if bad is not None else '')} |"
         )
@@ -213,7 +216,9 @@ def measure(run: Path, *, data: Path, model_dir: Path, holdout: int, every: floa
     rows: dict[str, dict] = {
         "training images (native)": frames_row(list(images)),
         "same images, 4× bicubic upscale": {
-            "sharpness": frames_row([enlarge(im) for im in images[:16]])["sharpness"]
+            k: v
+            for k, v in frames_row([enlarge(im) for im in images[:16]]).items()
+            if k in ("sharpness", "edge_width")
         },
     }
     for name, track_frames in frames.items():

@@ -13,7 +13,7 @@ from PIL import Image
 
 from renderer.encode.frame_writer import FrameWriter
 from renderer.fx import quality
-from renderer.fx.frame_stats import frame_stats, sharpness
+from renderer.fx.frame_stats import edge_width, frame_stats, sharpness
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +38,20 @@ def test_sharpness_tells_native_detail_from_an_enlargement():
     native = sharpness(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
     enlarged = sharpness(cv2.cvtColor(quality.enlarge(image[64:128, 64:128]), cv2.COLOR_RGB2GRAY))
     assert native > 0.5 and enlarged < 0.25 and native > 2.5 * enlarged
+
+
+def test_edge_width_tells_a_hard_edge_from_a_soft_one_and_ignores_grain():
+    disc = np.zeros((96, 96), np.float32)
+    cv2.circle(disc, (48, 48), 30, 200, -1)
+    assert edge_width(disc) == pytest.approx(1.0)
+    enlarged = cv2.resize(disc[::4, ::4].copy(), (96, 96), interpolation=cv2.INTER_CUBIC)
+    assert 3.5 < edge_width(enlarged) < 5.0
+    blurred = [edge_width(cv2.GaussianBlur(disc, (0, 0), s)) for s in (1.0, 2.0)]
+    assert blurred == pytest.approx([2.56, 5.12], rel=0.15)  # the 10–90 % rise of a Gaussian
+    rng = np.random.default_rng(0)
+    grain = rng.normal(0, 6, enlarged.shape).astype(np.float32)
+    assert edge_width(enlarged + grain) > 3.0  # grain does not make the enlargement read sharp
+    assert np.isnan(edge_width(np.clip(20 + 1.5 * grain, 0, 255)))  # no edge in a dark grain
 
 
 def test_frame_stats_on_known_frames():
@@ -117,10 +131,12 @@ def test_benchmark_measures_a_run_and_writes_table_and_sheet(tmp_path, tiny_mode
     assert rows["song (prism)"]["n"] == 2  # 20 frames at 10 fps: one per second
     assert rows["same images, 4× bicubic upscale"]["sharpness"] < rows[
         "training images (native)"]["sharpness"]  # fmt: skip
+    native, enlarged = (rows[k]["edge_width"] for k in list(rows)[:2])
+    assert 1.0 <= native < 2.0 < 3.0 < enlarged  # noise images: 1-px steps; ×4: ~4 px
     swd = table["swd"]
     assert swd["n"] == 4 and swd["real_vs_real"]["swd_mean"] > 0 and swd["ratio"] > 0
     md = (out / "visual_quality.md").read_text()
-    assert "| song (prism) |" in md and "real-vs-real floor" in md
+    assert "| song (prism) |" in md and "real-vs-real floor" in md and "| edge px |" in md
     with Image.open(out / "visual_sheet.png") as sheet:
         # 3 rows (one track, training images, model samples) of 256² tiles, 4-px gutters
         assert sheet.size == (6 * 260 + 4, 3 * 260 + 4)

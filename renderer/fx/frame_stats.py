@@ -9,6 +9,10 @@
 * ``luma``: mean grey level (0–255).
 
 Grey is OpenCV's RGB→GRAY (BT.601 weights); the Laplacian is the 4-neighbour kernel.
+
+``edge_width`` complements ``sharpness``, which pixel-scale pattern alone can raise: the median
+width in pixels of the frame's strongest edges (a hard step 1, a 4× bicubic enlargement of one
+~4). It is reported beside the bars, not one of them.
 """
 
 from __future__ import annotations
@@ -55,6 +59,32 @@ def sharpness(grey: np.ndarray) -> float:
     full = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=1)).mean()
     quarter = np.abs(cv2.Laplacian(small, cv2.CV_32F, ksize=1)).mean()
     return float(full / quarter) if quarter > 0 else 0.0
+
+
+def edge_width(grey: np.ndarray, *, rise: float = 64.0, window: int = 17) -> float:
+    """Median width in pixels of the strongest edges of ``grey [H, W]`` (0–255), NaN if none.
+
+    Along rows and along columns, an edge is where the step between adjacent pixels peaks. Its
+    width is the grey range over ``window`` pixels around it (the edge's height) over that step
+    (its steepness): a step that rises at once gives 1, a Gaussian-blurred one about 2.5 σ (its
+    10–90 % rise) up to about ``window``. Only edges at least ``rise`` grey levels high count,
+    and of those the 10 % with the largest steps, so smooth gradients and grain do not decide it.
+    """
+    grey = np.asarray(grey, dtype=np.float32)
+    kernel = np.ones((1, window), np.uint8)
+    steps, spans = [], []
+    for g in (grey, grey.T):
+        span = (cv2.dilate(g, kernel) - cv2.erode(g, kernel))[:, 1:-2]
+        step = np.abs(np.diff(g, axis=1))
+        mid = step[:, 1:-1]
+        peak = (mid >= step[:, :-2]) & (mid > step[:, 2:]) & (span >= rise)
+        steps.append(mid[peak])
+        spans.append(span[peak])
+    step, span = np.concatenate(steps), np.concatenate(spans)
+    if step.size == 0:
+        return float("nan")
+    strongest = np.argsort(step)[-max(1, step.size // 10) :]
+    return float(np.median(span[strongest] / step[strongest]))
 
 
 def frame_stats(frame: np.ndarray) -> FrameStats:

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from renderer.fx.frame_stats import RANGES, FrameStats, frame_stats
+from renderer.fx.frame_stats import RANGES, FrameStats, edge_width, frame_stats
 
 MEASURES = tuple(RANGES)  # sharpness, saturation, contrast, luma
 
@@ -63,9 +63,15 @@ def summarise(stats: Sequence[FrameStats]) -> dict[str, float]:
     return row
 
 
-def frames_row(frames: Iterable[np.ndarray]) -> dict[str, float]:
-    """:func:`summarise` of :func:`~renderer.fx.frame_stats.frame_stats` over uint8 RGB frames."""
-    return summarise([frame_stats(f) for f in frames])
+def frames_row(frames: Iterable[np.ndarray]) -> dict[str, float | None]:
+    """:func:`summarise` of :func:`~renderer.fx.frame_stats.frame_stats` over uint8 RGB frames,
+    with ``edge_width``: the median over the frames that have a strong edge (None if none has)."""
+    frames = list(frames)
+    row = summarise([frame_stats(f) for f in frames])
+    widths = np.array([edge_width(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for f in frames])
+    widths = widths[~np.isnan(widths)]
+    row["edge_width"] = float(np.median(widths)) if widths.size else None
+    return row
 
 
 def video_row(
