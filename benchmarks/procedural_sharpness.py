@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from renderer.fx.frame_stats import edge_width, frame_stats  # noqa: E402
+from renderer.fx.frame_stats import edge_width, grey_of, sharpness  # noqa: E402
 from training.procedural import BUCKETS, generate  # noqa: E402
 
 
@@ -39,9 +39,9 @@ def bucket_rows(bucket: str, seeds: range, small: int, large: int) -> tuple[np.n
         lo = generate(bucket, seed, size=small)
         hi = generate(bucket, seed, size=large)
         up = cv2.resize(lo, (large, large), interpolation=cv2.INTER_CUBIC)
-        images = (lo, hi, up)
-        sharp.append([frame_stats(image).sharpness for image in images])
-        edges.append([edge_width(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)) for im in images])
+        greys = [grey_of(image) for image in (lo, hi, up)]
+        sharp.append([sharpness(g) for g in greys])
+        edges.append([edge_width(g) for g in greys])
     return np.mean(sharp, axis=0), nan_mean(np.array(edges))
 
 

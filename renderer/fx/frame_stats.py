@@ -87,11 +87,16 @@ def edge_width(grey: np.ndarray, *, rise: float = 64.0, window: int = 17) -> flo
     return float(np.median(span[strongest] / step[strongest]))
 
 
-def frame_stats(frame: np.ndarray) -> FrameStats:
-    """The four measures of one uint8 RGB frame ``[H, W, 3]``."""
+def grey_of(frame: np.ndarray) -> np.ndarray:
+    """The float32 grey ``[H, W]`` (0–255) that the measures read, of a uint8 RGB frame."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"frame must be uint8 [H, W, 3], got {frame.dtype} {frame.shape}")
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def frame_stats(frame: np.ndarray) -> FrameStats:
+    """The four measures of one uint8 RGB frame ``[H, W, 3]``."""
+    grey = grey_of(frame)
     hsv_s = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)[..., 1]
     return FrameStats(
         sharpness=sharpness(grey),

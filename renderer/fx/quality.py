@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from renderer.fx.frame_stats import RANGES, FrameStats, edge_width, frame_stats
+from renderer.fx.frame_stats import RANGES, FrameStats, edge_width, frame_stats, grey_of
 
 MEASURES = tuple(RANGES)  # sharpness, saturation, contrast, luma
 
@@ -68,7 +68,7 @@ def frames_row(frames: Iterable[np.ndarray]) -> dict[str, float | None]:
     with ``edge_width``: the median over the frames that have a strong edge (None if none has)."""
     frames = list(frames)
     row = summarise([frame_stats(f) for f in frames])
-    widths = np.array([edge_width(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for f in frames])
+    widths = np.array([edge_width(grey_of(f)) for f in frames])
     widths = widths[~np.isnan(widths)]
     row["edge_width"] = float(np.median(widths)) if widths.size else None
     return row
