@@ -273,6 +273,22 @@ def test_crafted_checkpoint_is_refused(tmp_path) -> None:
         load_checkpoint(tmp_path / "other.ckpt")
 
 
+def test_lightning_hyper_parameters_load_and_plain_files_skip_lightning(tmp_path) -> None:
+    """Lightning's ``AttributeDict`` (the loop state of an empty ``hparams``) is allowed; the
+    allow-list imports Lightning only for a file that names it."""
+    from lightning_fabric.utilities.data import AttributeDict
+
+    from training.checkpoint_io import _checkpoint_safe_globals
+
+    ckpt = tmp_path / "hp.ckpt"
+    state = {"state_dict": {"iteration": torch.tensor(3)}, "hyper_parameters": AttributeDict()}
+    torch.save(state, ckpt)
+    assert isinstance(load_checkpoint(ckpt)["hyper_parameters"], AttributeDict)
+    torch.save({"state_dict": {"iteration": torch.tensor(3)}}, tmp_path / "plain.ckpt")
+    assert AttributeDict not in _checkpoint_safe_globals(tmp_path / "plain.ckpt")
+    assert AttributeDict in _checkpoint_safe_globals(ckpt)
+
+
 def test_diffaug_ops() -> None:
     from training.diffaug import cutout, diff_augment, parse_policy, translation
 

@@ -16,19 +16,23 @@ class UnsafeCheckpointError(RuntimeError):
     """A checkpoint that does not load with ``torch.load(weights_only=True)``."""
 
 
-def _checkpoint_safe_globals() -> list:
+_ATTRIBUTE_DICT = "lightning_fabric.utilities.data.AttributeDict"
+
+
+def _checkpoint_safe_globals(checkpoint: Path) -> list:
     """Types a Lightning checkpoint of this project may hold beyond tensors and containers
-    (``hyper_parameters`` / loop state can carry these); nothing that executes code."""
+    (``hyper_parameters`` / loop state can carry these); nothing that executes code. Lightning's
+    ``AttributeDict`` is imported only when the file names it (importing Lightning costs seconds)."""
     import collections
     import pathlib
 
     allowed: list = [collections.OrderedDict, collections.defaultdict, pathlib.PosixPath,
                      pathlib.WindowsPath, pathlib.PurePosixPath, pathlib.PureWindowsPath]  # fmt: skip
-    try:
-        from lightning_fabric.utilities.data import AttributeDict
-    except ImportError:  # pragma: no cover - Lightning layout changes
-        AttributeDict = None
-    if AttributeDict is not None:
+    if _ATTRIBUTE_DICT in torch.serialization.get_unsafe_globals_in_checkpoint(checkpoint):
+        try:
+            from lightning_fabric.utilities.data import AttributeDict
+        except ImportError:  # pragma: no cover - Lightning layout changes
+            return allowed
         allowed.append(AttributeDict)
     return allowed
 
@@ -39,7 +43,7 @@ def load_checkpoint(checkpoint: str | Path) -> dict:
     refused with an error naming the file."""
     checkpoint = Path(checkpoint)
     try:
-        with torch.serialization.safe_globals(_checkpoint_safe_globals()):
+        with torch.serialization.safe_globals(_checkpoint_safe_globals(checkpoint)):
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise

@@ -20,6 +20,7 @@ of one track share it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,19 +169,30 @@ def _positive_flux(log_mel: np.ndarray, prev: np.ndarray | None) -> np.ndarray:
     return np.maximum(0.0, np.diff(log_mel, axis=1, prepend=before))
 
 
+@functools.lru_cache(maxsize=4)
+def _filter_banks(sr: int) -> tuple:
+    """``(mel64, mel96, chroma, freqs)`` for the STFT at ``sr``, built once per rate (librosa's
+    chroma filter bank alone takes ~60 ms) and read-only, so every timeline shares them. The mel
+    filters overlap only their neighbours: as sparse matrices they cost ~1/30 of a dense product
+    on the same numbers."""
+    import librosa
+    from scipy.sparse import csr_matrix
+
+    chroma = librosa.filters.chroma(sr=sr, n_fft=N_FFT, tuning=0.0)
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    chroma.flags.writeable = freqs.flags.writeable = False
+    mels = (csr_matrix(librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=n))
+            for n in (FEATURE_MELS, ANALYSIS_MELS))  # fmt: skip
+    return (*mels, chroma, freqs)
+
+
 def compute_timeline(source: Callable[[], Iterator[np.ndarray]], *, sr: int, hop_length: int,
                      n_mfcc: int = 8, block_frames: int = BLOCK_FRAMES) -> Timeline:  # fmt: skip
     """The :class:`Timeline` of the mono signal ``source()`` yields (1-D float blocks at ``sr``);
     ``source`` is called twice (two passes over the audio)."""
     import librosa
-    from scipy.sparse import csr_matrix
 
-    # mel filters overlap only their neighbours: as sparse matrices they cost ~1/30 of a dense
-    # product on the same numbers
-    mel64 = csr_matrix(librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=FEATURE_MELS))
-    mel96 = csr_matrix(librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=ANALYSIS_MELS))
-    chroma_fb = librosa.filters.chroma(sr=sr, n_fft=N_FFT, tuning=0.0)
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    mel64, mel96, chroma_fb, freqs = _filter_banks(sr)
     cols: dict[str, list[np.ndarray]] = {}
 
     def keep(**arrays: np.ndarray) -> None:

@@ -8,6 +8,7 @@ message that says which one was found and how to point at another.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +22,17 @@ _VERSION_RE = re.compile(r"ffmpeg version n?(\d+)\.(\d+)")
 
 
 def ffmpeg_version(binary: str | Path) -> tuple[int, int]:
-    """Return ``(major, minor)`` of an FFmpeg binary; (0, 0) for unparseable git builds."""
+    """Return ``(major, minor)`` of an FFmpeg binary; (0, 0) for unparseable git builds. Asked
+    once per binary file (path, inode, size and mtime), not once per run summary."""
+    try:
+        st = os.stat(binary)
+    except OSError as exc:
+        raise FFmpegError(f"cannot run FFmpeg at {binary}: {exc}") from exc
+    return _version_of(str(binary), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _version_of(binary: str, *_stamp: int) -> tuple[int, int]:
     try:
         out = subprocess.run(
             [str(binary), "-hide_banner", "-version"],
