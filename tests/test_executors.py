@@ -287,56 +287,53 @@ def is_loopback(address: str) -> bool:
                               and ip.ipv4_mapped.is_loopback)  # fmt: skip
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_a_private_ray_cluster_listens_on_loopback_and_leaves_no_files(album, tmp_path,
-                                                                        monkeypatch):  # fmt: skip
-    """The executor's own cluster (none running yet in this process): every socket its processes
-    and this one listen on is loopback, nothing is written to ``~/.ray``, its session lives in
-    its own folder, and that folder is gone after ``close``."""
+@pytest.fixture(scope="module")
+def ray_executor(album, tmp_path_factory):
+    """A ``ray`` executor that started its own cluster (none ran yet in this process: 2 CPUs,
+    loopback, no dashboard, no usage stats, its files in its own folder), which the runs below
+    find running; ``HOME`` is a fresh folder meanwhile. Closed at the end of the module: its
+    folder is gone and nothing was written to ``~/.ray``."""
     if importlib.util.find_spec("ray") is None:
         pytest.skip("ray not installed")
     from renderer.config.loading import load_config
     from renderer.run.executors.ray_executor import RayExecutor
 
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    config = load_config(album, overrides={"executor": "ray", "workers": 2})
-    executor = RayExecutor(config, model_dir=album.parent / "models")
-    try:
-        ray = executor.ray
-        worker = ray.get(ray.remote(worker_name).remote())  # a worker process is up
-        assert worker.rpartition(":")[2] != str(os.getpid())
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        config = load_config(album, overrides={"executor": "ray", "workers": 2})
+        executor = RayExecutor(config, model_dir=album.parent / "models")
+        assert executor.cluster is not None and executor.started
         folder = executor.cluster.folder
-        session = Path(ray._private.worker._global_node.get_session_dir_path())
-        assert folder in session.parents and executor.scratch.startswith(str(folder))
-        sockets = listening({os.getpid(), *descendants(os.getpid())})
-        assert len(sockets) >= 3  # the driver, the GCS and the raylet at least
-        assert all(is_loopback(s) for s in sockets), sockets
-    finally:
-        executor.close()
+        try:
+            yield executor
+        finally:
+            executor.close()
     assert not folder.exists()
-    assert not (tmp_path / "home" / ".ray").exists()
+    assert not (home / ".ray").exists()
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """One private Ray cluster for the module (2 CPUs, loopback, no dashboard, no usage stats,
-    its files in a folder removed at the end), which the runs below find running."""
-    if importlib.util.find_spec("ray") is None:
-        pytest.skip("ray not installed")
-    from renderer.run.executors.ray_cluster import PrivateCluster
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_private_ray_cluster_listens_on_loopback(ray_executor):
+    """Every socket the executor's cluster processes and this one listen on is loopback; its
+    session and the chunk scratch live in its own folder (removed by ``close``: the fixture)."""
+    ray = ray_executor.ray
+    worker = ray.get(ray.remote(worker_name).remote())  # a worker process is up
+    assert worker.rpartition(":")[2] != str(os.getpid())
+    folder = ray_executor.cluster.folder
+    session = Path(ray._private.worker._global_node.get_session_dir_path())
+    assert folder in session.parents and ray_executor.scratch.startswith(str(folder))
+    sockets = listening({os.getpid(), *descendants(os.getpid())})
+    assert len(sockets) >= 3  # the driver, the GCS and the raylet at least
+    assert all(is_loopback(s) for s in sockets), sockets
 
-    cluster = PrivateCluster(num_cpus=2, log_to_driver=False, configure_logging=False)
-    yield cluster.ray
-    cluster.close()
-    assert not cluster.folder.exists()
 
-
-def test_ray_gives_the_local_frames_and_resumes_from_the_manifest(album, reference, ray_cluster):
+def test_ray_gives_the_local_frames_and_resumes_from_the_manifest(album, reference, ray_executor):
     """Chunks as Ray tasks: the local frames and bytes. Then a driver that died: its finished
     chunks are reused from the manifest, the missing one is rendered on Ray."""
     first = render(album, "ray", "--executor", "ray")
     assert_same_output(first, reference)
-    assert ray_cluster.is_initialized()  # a cluster the run found is left running
+    assert ray_executor.ray.is_initialized()  # a cluster the run found is left running
     run_dir = Path(first["output"]).parent
     records = manifest_chunks(first)
     kept = {i: (run_dir / c["segment"]).stat().st_mtime_ns for i, c in records.items() if i != "2"}
@@ -348,7 +345,7 @@ def test_ray_gives_the_local_frames_and_resumes_from_the_manifest(album, referen
     assert_same_output(track, reference)
 
 
-def test_ray_retries_a_worker_killed_mid_chunk(album, reference, ray_cluster, tmp_path,
+def test_ray_retries_a_worker_killed_mid_chunk(album, reference, ray_executor, tmp_path,
                                                monkeypatch):  # fmt: skip
     folder = fault(monkeypatch, tmp_path / "fault")
     track = render(album, "ray-killed", "--executor", "ray")
