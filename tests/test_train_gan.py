@@ -278,15 +278,15 @@ def test_lightning_hyper_parameters_load_and_plain_files_skip_lightning(tmp_path
     allow-list imports Lightning only for a file that names it."""
     from lightning_fabric.utilities.data import AttributeDict
 
-    from training.checkpoint_io import _checkpoint_safe_globals
+    from training.checkpoint_io import checkpoint_safe_globals
 
     ckpt = tmp_path / "hp.ckpt"
     state = {"state_dict": {"iteration": torch.tensor(3)}, "hyper_parameters": AttributeDict()}
     torch.save(state, ckpt)
     assert isinstance(load_checkpoint(ckpt)["hyper_parameters"], AttributeDict)
     torch.save({"state_dict": {"iteration": torch.tensor(3)}}, tmp_path / "plain.ckpt")
-    assert AttributeDict not in _checkpoint_safe_globals(tmp_path / "plain.ckpt")
-    assert AttributeDict in _checkpoint_safe_globals(ckpt)
+    assert AttributeDict not in checkpoint_safe_globals(tmp_path / "plain.ckpt")
+    assert AttributeDict in checkpoint_safe_globals(ckpt)
 
 
 def test_diffaug_ops() -> None:

@@ -19,7 +19,7 @@ class UnsafeCheckpointError(RuntimeError):
 _ATTRIBUTE_DICT = "lightning_fabric.utilities.data.AttributeDict"
 
 
-def _checkpoint_safe_globals(checkpoint: Path) -> list:
+def checkpoint_safe_globals(checkpoint: Path) -> list:
     """Types a Lightning checkpoint of this project may hold beyond tensors and containers
     (``hyper_parameters`` / loop state can carry these); nothing that executes code. Lightning's
     ``AttributeDict`` is imported only when the file names it (importing Lightning costs seconds)."""
@@ -43,7 +43,7 @@ def load_checkpoint(checkpoint: str | Path) -> dict:
     refused with an error naming the file."""
     checkpoint = Path(checkpoint)
     try:
-        with torch.serialization.safe_globals(_checkpoint_safe_globals(checkpoint)):
+        with torch.serialization.safe_globals(checkpoint_safe_globals(checkpoint)):
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
