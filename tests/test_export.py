@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from conftest import untraced
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -94,9 +95,13 @@ def test_image_stats_and_tags() -> None:
     assert "muted" in tags_for(s_grey, medians)
 
 
-def test_cli_exports_a_checkpoint_with_the_new_generator_options(tmp_path: Path) -> None:
+def test_cli_exports_a_checkpoint_with_the_new_generator_options(
+    tmp_path: Path, monkeypatch
+) -> None:
     """The CLI from a Lightning checkpoint to a model folder; the generator uses cpu2's options
-    (bilinear upsampling, a ResBlock at the latent grid), which export with parity."""
+    (bilinear upsampling, a ResBlock at the latent grid), which export with parity. torch's own
+    export runs untraced by coverage (:func:`conftest.untraced`)."""
+    monkeypatch.setattr(torch.onnx, "export", untraced(torch.onnx.export))
     torch.manual_seed(0)
     config = {"channels": [16, 8, 8, 8, 8], "groups": 4, "upsample": "bilinear", "stem_blocks": 1}
     generator = build_generator(config).eval()
