@@ -1,7 +1,8 @@
 """The run page (``renders/<run-id>/index.html``): the HTML builder on hand-made run folders
 (escaping, relative paths, missing pieces, shape counts), and a real tiny render opened in a real
-headless browser (Debian's ``chromium`` driven by Playwright): no console errors, every video
-loads and plays, the analysis shapes are all drawn, and a screenshot is written."""
+headless browser (Debian's ``chromium-headless-shell``, or its ``chromium``, driven by Playwright):
+no console errors, every video loads and plays, the analysis shapes are all drawn, and a screenshot
+is written."""
 
 from __future__ import annotations
 
@@ -203,7 +204,11 @@ def test_downsample_bounds_the_size_and_keeps_the_shape():
 
 
 def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    return (
+        shutil.which("chromium-headless-shell")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
 
 
 def wait_for_browser(timeout: float = 600.0) -> None:
