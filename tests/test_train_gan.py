@@ -159,7 +159,13 @@ def test_config_loading_and_cli(tiny_images, tmp_path) -> None:
     assert (tmp_path / "cli" / "checkpoints" / "last.ckpt").is_file()
 
 
-@pytest.mark.parametrize("name", ["cpu", "cpu2", "gpu256", "gpu512"])
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        p.stem
+        for p in (Path(__file__).resolve().parents[1] / "training" / "configs").glob("*.yaml")
+    ),
+)
 def test_shipped_recipes_load(repo_root: Path, name: str) -> None:
     cfg = tg.load_train_config(repo_root / "training" / "configs" / f"{name}.yaml")
     assert cfg.crop % 16 == 0 and cfg.r1_interval == 16 and cfg.betas == (0.5, 0.999)
