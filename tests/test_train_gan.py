@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from PIL import Image
 
 from training.checkpoint_io import UnsafeCheckpointError, load_checkpoint, load_ema_generator
@@ -160,14 +161,10 @@ def test_config_loading_and_cli(tiny_images, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name",
-    sorted(
-        p.stem
-        for p in (Path(__file__).resolve().parents[1] / "training" / "configs").glob("*.yaml")
-    ),
+    "path", sorted((ROOT / "training" / "configs").glob("*.yaml")), ids=lambda p: p.stem
 )
-def test_shipped_recipes_load(repo_root: Path, name: str) -> None:
-    cfg = tg.load_train_config(repo_root / "training" / "configs" / f"{name}.yaml")
+def test_shipped_recipes_load(path: Path) -> None:
+    cfg = tg.load_train_config(path)
     assert cfg.crop % 16 == 0 and cfg.r1_interval == 16 and cfg.betas == (0.5, 0.999)
 
 
