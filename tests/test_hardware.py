@@ -1,7 +1,13 @@
-"""training/hardware.py: a bf16 recipe on a CPU that would emulate bf16 is announced."""
+"""Native bf16 or an emulated one: training/hardware.py announces a bf16 recipe on a CPU that would
+emulate it, and the torch decoder's ``auto`` precision picks fp32 there (renderer/decode/cpu_features.py)."""
 
 from __future__ import annotations
 
+import pytest
+
+from renderer.decode import cpu_features
+from renderer.decode.backends.torch_backend import cpu_supports_bf16
+from renderer.decode.decoder import open_decoder
 from training.hardware import cpu_flags, precision_warning
 
 XEON = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse avx2 avx512f avx512bw\n"
@@ -23,3 +29,22 @@ def test_no_warning_where_bf16_is_native_or_not_used() -> None:
     assert precision_warning("bf16-mixed", flags=cpu_flags(SAPPHIRE)) is None
     assert precision_warning("32-true", flags=cpu_flags(XEON)) is None
     assert precision_warning("bf16-mixed", accelerator="gpu", flags=cpu_flags(XEON)) is None
+
+
+def test_the_decoder_wants_bf16_instructions_not_only_onednn() -> None:
+    torch = pytest.importorskip("torch")
+    onednn = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert cpu_supports_bf16(cpu_flags(XEON)) is False  # oneDNN would emulate: fp32 is 2x faster
+    assert cpu_supports_bf16(cpu_flags(SAPPHIRE)) is onednn
+    assert cpu_features.lacks_native_bf16(cpu_flags(XEON))
+    assert not cpu_features.lacks_native_bf16(cpu_flags(SAPPHIRE))
+
+
+@pytest.mark.parametrize(("cpuinfo", "expected"), [(XEON, "fp32"), (None, None)])
+def test_auto_precision_follows_the_cpu_flags(tiny_model_dir, monkeypatch, cpuinfo, expected):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(cpu_features, "cpu_flags", lambda: cpu_flags(cpuinfo) if cpuinfo else None)
+    dec = open_decoder(tiny_model_dir, backend="torch", precision="auto")
+    if expected is None:  # flags unknown (not Linux x86): oneDNN's word is taken
+        expected = "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    assert dec.provider == f"torch:cpu:{expected}"

@@ -10,23 +10,10 @@ the start of a run instead of leaving the user to find out an hour later.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
-BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # /proc/cpuinfo names (Linux)
+from renderer.decode.cpu_features import BF16_FLAGS, cpu_flags, lacks_native_bf16
 
-
-def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
-    """The ``flags`` of ``/proc/cpuinfo`` (or of the text given); ``None`` where unknown."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return None
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return frozenset(value.split())
-    return None
+__all__ = ["BF16_FLAGS", "cpu_flags", "precision_warning"]
 
 
 def precision_warning(
@@ -36,8 +23,7 @@ def precision_warning(
     ``None`` otherwise (fp32, a GPU, or flags that cannot be read)."""
     if "bf16" not in precision or accelerator != "cpu":
         return None
-    flags = cpu_flags() if flags is None else frozenset(flags)
-    if flags is None or flags & BF16_FLAGS:
+    if not lacks_native_bf16(flags):
         return None
     return (f"warning: precision {precision} on a CPU without bf16 instructions (no "
             f"{' / '.join(sorted(BF16_FLAGS))}): bf16 is emulated and several times slower "

@@ -8,10 +8,12 @@ cost of ≈0.35 mean / ≈5 max 8-bit levels against fp32. ``precision="fp32"`` 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from renderer.decode.cpu_features import lacks_native_bf16
 from renderer.decode.model_meta import ModelMeta
 from renderer.errors import ModelError, RenderError
 
@@ -32,10 +34,14 @@ def cuda_device():
     return torch.device("cuda")
 
 
-def cpu_supports_bf16() -> bool:
-    """Native bf16 matmul/conv on this CPU (oneDNN's own check)."""
+def cpu_supports_bf16(flags: Iterable[str] | None = None) -> bool:
+    """Native bf16 matmul/conv on this CPU: bf16 instructions in its flags (where they can be read,
+    :mod:`renderer.decode.cpu_features`) and oneDNN's own check. oneDNN alone also says yes on
+    plain AVX-512, where it emulates bf16 at half the speed of fp32."""
     import torch
 
+    if lacks_native_bf16(flags):
+        return False
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # pragma: no cover - torch builds without oneDNN

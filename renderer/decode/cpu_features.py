@@ -1,0 +1,37 @@
+"""What this CPU's instruction set offers the decoder and the trainer: native bf16 or not.
+
+oneDNN runs bf16 convolutions on any AVX-512 CPU, but only AVX512-BF16 and AMX have bf16
+instructions; elsewhere it converts to fp32 and back around every kernel. For our generator that
+emulation is about *twice as slow* as fp32 (Xeon with AVX-512 but no bf16 instructions, 272×480:
+7.7 against 15.0 frames/s, DEVLOG 2026-12-07), and training several times slower. So "bf16 where the
+CPU supports it" has to ask the CPU's flags, not oneDNN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})  # /proc/cpuinfo names (Linux, x86)
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
+    """The ``flags`` of ``/proc/cpuinfo`` (or of the text given); ``None`` where unknown (no such
+    file, or no ``flags`` line, as on ARM, whose ``Features`` name other things)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return None
+
+
+def lacks_native_bf16(flags: Iterable[str] | None = None) -> bool:
+    """True only where the flags are known and name no bf16 instruction set (``flags`` default:
+    this machine's); unknown flags are not taken as a lack."""
+    known = cpu_flags() if flags is None else frozenset(flags)
+    return known is not None and not known & BF16_FLAGS
