@@ -3,6 +3,10 @@ emulate it, and the torch decoder's ``auto`` precision picks fp32 there (rendere
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from renderer.decode import cpu_features
@@ -48,3 +52,28 @@ def test_auto_precision_follows_the_cpu_flags(tiny_model_dir, monkeypatch, cpuin
     if expected is None:  # flags unknown (not Linux x86): oneDNN's word is taken
         expected = "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
     assert dec.provider == f"torch:cpu:{expected}"
+
+
+def test_idle_openmp_threads_sleep_unless_the_user_chose(monkeypatch) -> None:
+    monkeypatch.setenv("OMP_WAIT_POLICY", "x")  # recorded, so the test leaves the variable as found
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    cpu_features.idle_openmp_threads_sleep()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    cpu_features.idle_openmp_threads_sleep()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_render_cli_sets_the_wait_policy_before_the_decoder_loads(repo_root) -> None:
+    """In a fresh process without the variable: after a dry run of the album CLI (which loads no
+    decoder) the policy is set and torch is still unloaded, so the policy reaches OpenMP."""
+    probe = (
+        "import os, sys\n"
+        "from renderer.render_album import main\n"
+        "main(['-q', '--dry-run', '--config', 'render.yaml'])\n"
+        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=repo_root, env=env,
+                         capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
+    assert out.stdout.split()[-2:] == ["PASSIVE", "False"]

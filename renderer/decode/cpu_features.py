@@ -5,10 +5,15 @@ instructions; elsewhere it converts to fp32 and back around every kernel. For ou
 emulation is about *twice as slow* as fp32 (Xeon with AVX-512 but no bf16 instructions, 272×480:
 7.7 against 15.0 frames/s, DEVLOG 2026-12-07), and training several times slower. So "bf16 where the
 CPU supports it" has to ask the CPU's flags, not oneDNN.
+
+And how its OpenMP threads wait: a render decodes (torch/ONNX Runtime, OpenMP) while FFmpeg
+encodes on the same cores, so decoder threads that spin between kernels take cycles from the
+encoder (:func:`idle_openmp_threads_sleep`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,3 +40,14 @@ def lacks_native_bf16(flags: Iterable[str] | None = None) -> bool:
     this machine's); unknown flags are not taken as a lack."""
     known = cpu_flags() if flags is None else frozenset(flags)
     return known is not None and not known & BF16_FLAGS
+
+
+def idle_openmp_threads_sleep() -> None:
+    """``OMP_WAIT_POLICY=PASSIVE`` for this process and its children, unless the user set a policy.
+
+    OpenMP's default lets idle threads spin for a while before they sleep; beside FFmpeg on the
+    same cores that spinning is stolen encode time. The runtime reads the variable once, when it
+    loads, so this must run before torch or ONNX Runtime is imported: the render CLIs call it
+    first thing, the pooled workers before they open their decoder. Frames do not change.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

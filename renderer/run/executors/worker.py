@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+from renderer.decode.cpu_features import idle_openmp_threads_sleep
 from renderer.run.executors.jobs import (
     ChunkJob,
     ChunkOutput,
@@ -72,7 +73,7 @@ def open_worker_decoder(spec: DecoderSpec, model_dir: Path):
 
     if spec.threads:  # read by torch/OpenMP when they start; ORT gets its count explicitly
         os.environ.setdefault("OMP_NUM_THREADS", str(spec.threads))
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin
+    idle_openmp_threads_sleep()
     return open_decoder(model_dir, backend=spec.backend, provider=spec.provider,
                         batch_size=spec.batch_size, threads=spec.threads)  # fmt: skip
 
