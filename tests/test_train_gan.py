@@ -13,7 +13,12 @@ import torch
 from conftest import ROOT
 from PIL import Image
 
-from training.checkpoint_io import UnsafeCheckpointError, load_checkpoint, load_ema_generator
+from training.checkpoint_io import (
+    CheckpointConfigError,
+    UnsafeCheckpointError,
+    load_checkpoint,
+    load_ema_generator,
+)
 
 
 class _TrainGAN:
@@ -132,6 +137,23 @@ def test_resume_continues_from_checkpoint(trained, tiny_images, tmp_path) -> Non
     generator, info = load_ema_generator(tmp_path / "checkpoints" / "last.ckpt")
     assert info["iterations"] == 5 and info["crop"] == 32
     assert generator.config.channels == tuple(TINY_G["channels"])
+
+
+def test_a_committed_checkpoint_finds_its_config_beside_it(trained, tmp_path, capsys) -> None:
+    """``training/checkpoints/<name>-last.ckpt`` + ``<name>-config.json`` (how checkpoints are
+    committed) export like a run folder; without the config the CLI names the file, no traceback."""
+    from training.export_onnx import main as export_main
+
+    _, out = trained
+    shutil.copy(out / "checkpoints" / "last.ckpt", tmp_path / "tiny-last.ckpt")
+    with pytest.raises(CheckpointConfigError, match="tiny-last.ckpt"):
+        load_ema_generator(tmp_path / "tiny-last.ckpt")  # the default shape: does not fit
+    assert export_main(["--checkpoint", str(tmp_path / "tiny-last.ckpt"),
+                        "--out", str(tmp_path / "m")]) == 2  # fmt: skip
+    assert "tiny-config.json" in capsys.readouterr().err and not (tmp_path / "m").exists()
+    shutil.copy(out / "config.json", tmp_path / "tiny-config.json")
+    generator, info = load_ema_generator(tmp_path / "tiny-last.ckpt")
+    assert generator.config.channels == tuple(TINY_G["channels"]) and info["crop"] == 32
 
 
 def test_noise_is_a_function_of_iteration(trained) -> None:

@@ -16,6 +16,10 @@ class UnsafeCheckpointError(RuntimeError):
     """A checkpoint that does not load with ``torch.load(weights_only=True)``."""
 
 
+class CheckpointConfigError(ValueError):
+    """A checkpoint whose generator does not fit the training config found for it."""
+
+
 _ATTRIBUTE_DICT = "lightning_fabric.utilities.data.AttributeDict"
 
 
@@ -57,16 +61,43 @@ def load_checkpoint(checkpoint: str | Path) -> dict:
     return state
 
 
+def config_candidates(checkpoint: Path) -> list[Path]:
+    """Where the training config of ``checkpoint`` may be: ``<run>/config.json`` for a run's
+    ``<run>/checkpoints/*.ckpt``, and ``<name>-config.json`` beside a committed
+    ``<name>-last.ckpt`` (``training/checkpoints/``)."""
+    checkpoint = Path(checkpoint)
+    candidates = [checkpoint.parents[1] / "config.json"] if len(checkpoint.parents) > 1 else []
+    name, dash, _ = checkpoint.stem.rpartition("-")
+    if dash:
+        candidates.append(checkpoint.with_name(f"{name}-config.json"))
+    return candidates
+
+
+def run_config_path(checkpoint: Path) -> Path | None:
+    """The first of :func:`config_candidates` that exists, or ``None``."""
+    return next((path for path in config_candidates(checkpoint) if path.is_file()), None)
+
+
 def load_ema_generator(checkpoint: Path) -> tuple[Generator, dict]:
     """EMA generator + training info from a Lightning checkpoint, loaded safely
-    (:func:`load_checkpoint`)."""
+    (:func:`load_checkpoint`); the generator's shape comes from :func:`run_config_path`."""
     params = load_checkpoint(checkpoint)["state_dict"]
-    cfg_path = Path(checkpoint).parents[1] / "config.json"
-    info = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    cfg_path = run_config_path(checkpoint)
+    info = json.loads(cfg_path.read_text()) if cfg_path else {}
     gcfg = (
         GeneratorConfig.from_dict(info["generator"]) if info.get("generator") else GeneratorConfig()
     )
     g = Generator(gcfg)
-    g.load_state_dict({k[len("G_ema.") :]: v for k, v in params.items() if k.startswith("G_ema.")})
+    ema = {k[len("G_ema.") :]: v for k, v in params.items() if k.startswith("G_ema.")}
+    try:
+        g.load_state_dict(ema)
+    except RuntimeError as exc:
+        where = f"the generator config of {cfg_path}" if cfg_path else "the default generator"
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        looked = " or ".join(str(path) for path in config_candidates(checkpoint))
+        raise CheckpointConfigError(
+            f"{checkpoint}: its EMA generator does not fit {where} ({first}); "
+            f"the run's config.json belongs at {looked}"
+        ) from exc
     info["iterations"] = int(params.get("iteration", torch.tensor(0)))
     return g.eval(), info

@@ -85,7 +85,11 @@ def spread(tables: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.checkpoint_io import load_ema_generator
+    from training.checkpoint_io import (
+        CheckpointConfigError,
+        UnsafeCheckpointError,
+        load_ema_generator,
+    )
     from training.dataset import ImageFolderDataset, load_images
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -101,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, not {args.seeds}")
-    trained, info = load_ema_generator(args.checkpoint)
+    try:
+        trained, info = load_ema_generator(args.checkpoint)
+    except (CheckpointConfigError, UnsafeCheckpointError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with torch.random.fork_rng(devices=[]):  # the run's initial weights (train seeds G first)
         torch.manual_seed(int(info.get("seed", 7)))
         untrained = Generator(trained.config)

@@ -261,7 +261,11 @@ def save_previews(generator: Generator, anchors: list[dict], out_dir: Path) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.checkpoint_io import load_ema_generator
+    from training.checkpoint_io import (
+        CheckpointConfigError,
+        UnsafeCheckpointError,
+        load_ema_generator,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -275,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         "--validation", type=Path, default=None, help="swd_table.json (training/evaluate.py)"
     )
     args = parser.parse_args(argv)
-    generator, info = load_ema_generator(args.checkpoint)
+    try:
+        generator, info = load_ema_generator(args.checkpoint)
+    except (CheckpointConfigError, UnsafeCheckpointError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.validation is not None:
         info["validation"] = json.loads(args.validation.read_text())
     meta = export_artefacts(generator, args.out, training_info=info, manifest=args.manifest,
