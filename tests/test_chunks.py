@@ -73,6 +73,20 @@ def test_changed_plan_discards_records(tmp_path):
     assert manifest.track("t", n_frames=30)["chunks"] == {}
 
 
+def test_chunks_of_another_model_or_audio_are_not_reused(tmp_path):
+    """A resumed track keeps its chunks only if they were made from the same audio and model bytes
+    (the run folder's name comes from the config, which a swapped model folder leaves unchanged)."""
+    key = {"src_sha256": "a" * 64, "model": {"onnx": "m1"}}
+    manifest = RunManifest(tmp_path)
+    manifest.track("t", n_frames=20, key=key)
+    _record(manifest, Chunk(0, 0, 10), b"x")
+    reloaded = RunManifest(tmp_path)  # the key survives the JSON round trip
+    assert reloaded.track("t", n_frames=20, key=dict(key))["chunks"]
+    assert reloaded.finished("t", Chunk(0, 0, 10)) is not None
+    assert reloaded.track("t", n_frames=20, key={**key, "model": {"onnx": "m2"}})["chunks"] == {}
+    assert reloaded.finished("t", Chunk(0, 0, 10)) is None
+
+
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"version": 99, "tracks": {"t": 1}})])
 def test_corrupt_or_foreign_manifest_only_costs_rerendering(tmp_path, content):
     (tmp_path / "manifest.json").write_text(content)

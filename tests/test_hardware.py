@@ -77,3 +77,37 @@ def test_the_render_cli_sets_the_wait_policy_before_the_decoder_loads(repo_root)
     out = subprocess.run([sys.executable, "-c", probe], cwd=repo_root, env=env,
                          capture_output=True, text=True, check=True, timeout=120)  # fmt: skip
     assert out.stdout.split()[-2:] == ["PASSIVE", "False"]
+
+
+def test_freed_frame_buffers_are_reused_not_faulted_in_again(repo_root) -> None:
+    """Without ``keep_freed_memory`` every freed 1 MiB buffer goes back to the system and the next
+    one is faulted in page by page; with it the heap reuses the block. (1 MiB: above glibc's
+    128 KiB mmap threshold, below the 4 MiB from which numpy asks for huge pages.)"""
+    probe = (
+        "import resource, sys\n"
+        "import numpy as np\n"
+        "from renderer.decode.cpu_features import keep_freed_memory\n"
+        "if sys.argv[1] == 'keep':\n"
+        "    assert keep_freed_memory()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "for _ in range(200):\n"
+        "    np.ones(1 << 20, np.uint8)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+    )
+    if not cpu_features.keep_freed_memory():
+        pytest.skip("not glibc")
+    faults = {
+        mode: int(
+            subprocess.run(
+                [sys.executable, "-c", probe, mode],
+                cwd=repo_root,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+        )  # fmt: skip
+        for mode in ("default", "keep")
+    }
+    assert faults["default"] > 200 * 100  # ~256 faults per buffer
+    assert faults["keep"] < faults["default"] / 10

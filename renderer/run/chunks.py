@@ -75,11 +75,16 @@ class RunManifest:
             except json.JSONDecodeError:
                 pass  # a corrupt manifest only costs re-rendering, never wrong output
 
-    def track(self, track_id: str, *, n_frames: int) -> dict[str, Any]:
-        entry = self.data["tracks"].setdefault(track_id, {"n_frames": n_frames, "chunks": {}})
-        if entry.get("n_frames") != n_frames:  # the plan changed: nothing recorded is reusable
-            entry.clear()
-            entry.update({"n_frames": n_frames, "chunks": {}})
+    def track(self, track_id: str, *, n_frames: int, key: dict[str, Any] | None = None
+              ) -> dict[str, Any]:  # fmt: skip
+        """The track's entry, emptied if it was recorded for another frame count or another
+        ``key`` (what the frames are made from beyond the config: the audio's and the model's
+        bytes): chunks of a replaced model or audio file are never mixed into a resumed track."""
+        fresh = {"n_frames": n_frames, "chunks": {}, **({"key": key} if key is not None else {})}
+        entry = self.data["tracks"].setdefault(track_id, dict(fresh))
+        if entry.get("n_frames") != n_frames or entry.get("key") != key:
+            entry.clear()  # the plan or its inputs changed: nothing recorded is reusable
+            entry.update(fresh)
         return entry
 
     def finished(self, track_id: str, chunk: Chunk) -> dict[str, Any] | None:

@@ -115,7 +115,7 @@ def render_track_chunks(config, started: StartedTrack, *, executor, run_dir: Pat
 
     def work() -> RenderedTrack:
         chunks = plan_chunks(n, fps=fps, chunk_seconds=config.render.chunk_seconds)
-        manifest.track(plan.id, n_frames=n)
+        manifest.track(plan.id, n_frames=n, key=started.key)
         loud = max(a.sections, key=lambda s: s.end - s.start, default=None)
         previews = PreviewCollector.for_track(
             run_dir / "previews", plan.id, fps=fps, n_frames=n,
