@@ -79,35 +79,39 @@ def test_the_render_cli_sets_the_wait_policy_before_the_decoder_loads(repo_root)
     assert out.stdout.split()[-2:] == ["PASSIVE", "False"]
 
 
-def test_freed_frame_buffers_are_reused_not_faulted_in_again(repo_root) -> None:
-    """Without ``keep_freed_memory`` every freed 1 MiB buffer goes back to the system and the next
-    one is faulted in page by page; with it the heap reuses the block. (1 MiB: above glibc's
-    128 KiB mmap threshold, below the 4 MiB from which numpy asks for huge pages.)"""
+def test_freed_decoder_buffers_are_reused_not_faulted_in_again(repo_root, tiny_model_dir) -> None:
+    """The torch decoder frees and allocates megabyte tensors on every call. With glibc's defaults
+    they go back to the system and come back page by page; with ``keep_freed_memory`` the heap
+    reuses them (measured: the tiny model ~73,000 → ~12,000 faults for three decodes, the shipped
+    model at 272×480 ~319,000 → ~85,000)."""
+    if not cpu_features.keep_freed_memory():
+        pytest.skip("not glibc")
     probe = (
         "import resource, sys\n"
         "import numpy as np\n"
         "from renderer.decode.cpu_features import keep_freed_memory\n"
         "if sys.argv[1] == 'keep':\n"
         "    assert keep_freed_memory()\n"
+        "from renderer.decode.decoder import open_decoder\n"
+        "dec = open_decoder(sys.argv[2], backend='torch', batch_size=4, precision='fp32')\n"
+        "z = np.random.default_rng(0).standard_normal((4, 8, 17, 30)).astype(np.float32)\n"
+        "dec.decode(z)\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
-        "for _ in range(200):\n"
-        "    np.ones(1 << 20, np.uint8)\n"
+        "for _ in range(3):\n"
+        "    dec.decode(z)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
     )
-    if not cpu_features.keep_freed_memory():
-        pytest.skip("not glibc")
     faults = {
         mode: int(
             subprocess.run(
-                [sys.executable, "-c", probe, mode],
+                [sys.executable, "-c", probe, mode, str(tiny_model_dir)],
                 cwd=repo_root,
                 check=True,
                 capture_output=True,
                 text=True,
-                timeout=60,
-            ).stdout
+                timeout=120,
+            ).stdout.split()[-1]
         )  # fmt: skip
         for mode in ("default", "keep")
     }
-    assert faults["default"] > 200 * 100  # ~256 faults per buffer
-    assert faults["keep"] < faults["default"] / 10
+    assert faults["keep"] < faults["default"] / 2, faults
