@@ -81,3 +81,11 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
+
+
+def prepare_render_process() -> None:
+    """What every process that decodes beside FFmpeg sets first, before a decoder library loads:
+    :func:`idle_openmp_threads_sleep` and :func:`keep_freed_memory` (the render CLIs, the pooled
+    workers)."""
+    idle_openmp_threads_sleep()
+    keep_freed_memory()

@@ -61,10 +61,9 @@ def album_film(results, run_dir: Path, *, config, audio: dict[str, Path]) -> Pat
 def run_album(args, *, with_film: bool = True) -> int:
     """The body of both CLIs (``args`` from :func:`renderer.config.cli.add_cli_arguments` plus
     ``--config``): returns the process exit code."""
-    from renderer.decode.cpu_features import idle_openmp_threads_sleep, keep_freed_memory
+    from renderer.decode.cpu_features import prepare_render_process
 
-    idle_openmp_threads_sleep()  # before any decoder library loads
-    keep_freed_memory()
+    prepare_render_process()  # before any decoder library loads
     from renderer.config.cli import overrides_from_args
     from renderer.config.discover import load_run_inputs
     from renderer.config.tracklist import resolve_track, select_tracks

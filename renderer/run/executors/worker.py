@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from renderer.decode.cpu_features import idle_openmp_threads_sleep, keep_freed_memory
+from renderer.decode.cpu_features import prepare_render_process
 from renderer.run.executors.jobs import (
     ChunkJob,
     ChunkOutput,
@@ -73,8 +73,7 @@ def open_worker_decoder(spec: DecoderSpec, model_dir: Path):
 
     if spec.threads:  # read by torch/OpenMP when they start; ORT gets its count explicitly
         os.environ.setdefault("OMP_NUM_THREADS", str(spec.threads))
-    idle_openmp_threads_sleep()
-    keep_freed_memory()
+    prepare_render_process()
     return open_decoder(model_dir, backend=spec.backend, provider=spec.provider,
                         batch_size=spec.batch_size, threads=spec.threads)  # fmt: skip
 
