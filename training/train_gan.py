@@ -70,7 +70,8 @@ class TrainConfig:
     colour_weight: float = 0.5
     ema_decay: float = 0.999
     ema_warmup: int = 200  # EMA ramps in over the first iterations
-    max_iterations: int = 4000  # cosine schedule length
+    max_iterations: int = 4000  # the cosine schedule ends here (LR 0)
+    lr_decay_start: int = 0  # the cosine starts here; the LR is constant before it
     max_minutes: float | None = None  # wall-clock budget (stops cleanly, checkpoint kept)
     precision: str = "32-true"  # or "bf16-mixed"
     channels_last: bool = False  # NHWC tensors: with bf16-mixed ~2× faster on a 2-core AMX CPU
@@ -102,6 +103,18 @@ def load_train_config(path: Path | None, overrides: dict | None = None) -> Train
 
 def latent_hw(crop: int, scale: int) -> tuple[int, int]:
     return crop // scale, crop // scale
+
+
+def lr_factor(step: int, *, start: int, end: int) -> float:
+    """The LR multiplier at ``step``: 1 until ``start``, then a cosine down to 0 at ``end``.
+
+    ``start > 0`` anneals a run resumed from a long constant-ish phase (cpu5 continues cpu4).
+    """
+    if step <= start:
+        return 1.0
+    if step >= end:
+        return 0.0
+    return 0.5 * (1.0 + math.cos(math.pi * (step - start) / (end - start)))
 
 
 def _seeded(*key: int) -> torch.Generator:
@@ -141,14 +154,12 @@ class GANModule(pl.LightningModule):
             self.D.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
         )
 
-        def cosine(step: int) -> float:
-            # a plain function: LambdaLR does not checkpoint it, so a resumed run follows the
-            # max_iterations of its own config (the 512 pass extends the 256 run's schedule)
-            return 0.5 * (
-                1 + math.cos(math.pi * min(step, cfg.max_iterations) / cfg.max_iterations)
-            )
+        def schedule(step: int) -> float:
+            # a closure over the config: LambdaLR does not checkpoint it, so a resumed run follows
+            # the schedule of its own config (the 512 pass extends the 256 run's schedule)
+            return lr_factor(step, start=cfg.lr_decay_start, end=cfg.max_iterations)
 
-        sched = [torch.optim.lr_scheduler.LambdaLR(o, cosine) for o in (opt_g, opt_d)]
+        sched = [torch.optim.lr_scheduler.LambdaLR(o, schedule) for o in (opt_g, opt_d)]
         return [opt_g, opt_d], sched
 
     def sample_z(self, n: int, *, it: int, stream: int) -> torch.Tensor:
