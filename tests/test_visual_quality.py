@@ -140,3 +140,52 @@ def test_benchmark_measures_a_run_and_writes_table_and_sheet(tmp_path, tiny_mode
     with Image.open(out / "visual_sheet.png") as sheet:
         # 3 rows (one track, training images, model samples) of 256² tiles, 4-px gutters
         assert sheet.size == (6 * 260 + 4, 3 * 260 + 4)
+
+
+def _load_benchmark(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)  # benchmarks/ is a folder of scripts
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_heldout_presets_plans_every_recording_and_preset_and_reports_a_missing_one(
+    tmp_path, capsys
+):
+    import soundfile as sf
+
+    from renderer.render_album import main as render_album
+
+    ho = _load_benchmark("heldout_presets")
+    song = tmp_path / "elsewhere" / "My Song.wav"
+    song.parent.mkdir()
+    t = np.arange(4 * 22050) / 22050
+    sf.write(song, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
+    out = tmp_path / "heldout"
+    config = ho.heldout_config([song], ["prism", "nocturne"], start=1.0, seconds=2.0, grain=0.0,
+                               out_root=out)  # fmt: skip
+    raw = json.loads(config.read_text())
+    assert [t["id"] for t in raw["tracks"]] == ["my-song--prism", "my-song--nocturne"]
+    assert raw["tracks"][0]["trim"] == {"start": 1.0, "end": 3.0}
+    assert raw["postfx"]["grain_intensity"] == 0.0
+    assert (out / "audio" / "My Song.wav").read_bytes() == song.read_bytes()  # a copy
+    # the renderer accepts the plan as written (a dry run renders nothing)
+    assert render_album(["--config", str(config), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    plan = captured.out + captured.err
+    assert "my-song--prism" in plan and "my-song--nocturne" in plan
+    assert not list(out.glob("run-*/*.mp4"))
+
+    run = out / "run-x"
+    run.mkdir()
+    frames = np.stack([cv2.resize(_detailed(i, 128), (512, 288)) for i in range(12)])
+    _encode(run / "my-song--prism.mp4", frames)
+    table = ho.measure(run, [song], ["prism", "nocturne"], every=0.5)
+    prism, nocturne = table["rows"]["My Song / prism"], table["rows"]["My Song / nocturne"]
+    assert prism["sharpness"] > 0 and isinstance(prism["failures"], list)
+    assert nocturne == {"error": "my-song--nocturne.mp4: not rendered (see the run's log)"}
+    md = ho.markdown(table)
+    assert "| My Song / nocturne |" in md and "not rendered" in md
+    assert "| training images (native) |" in md
