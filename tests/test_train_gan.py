@@ -205,6 +205,20 @@ def test_evaluate_writes_swd_table(trained, tiny_images, tmp_path) -> None:
     assert set(table) == {"real_vs_real", "untrained_g", "trained_g", "holdout"}
     # the floor: two real batches are closer than the untrained generator is to the data
     assert table["real_vs_real"]["swd_mean"] < table["untrained_g"]["swd_mean"]
+    assert all("edge_px" in row for row in table.values())
+
+
+def test_edge_px_reads_a_generators_softness() -> None:
+    import torch.nn.functional as F
+
+    from training.evaluate import edge_px
+
+    hard = -torch.ones(2, 3, 64, 64)
+    hard[..., 32:] = 1.0  # a white half: an edge one pixel wide
+    soft = F.avg_pool2d(F.pad(hard, (3, 3, 3, 3), mode="replicate"), 7, stride=1)
+    assert edge_px(hard) == pytest.approx(1.0)
+    assert edge_px(soft) > 4.0
+    assert edge_px(torch.zeros(2, 3, 64, 64)) is None  # flat grey: no edge to measure
 
 
 def test_module_classes_are_module_level(tiny_images, tmp_path) -> None:

@@ -35,6 +35,18 @@ from training.metrics import swd_pyramid
 from training.models import Generator, sample_latents
 
 
+def edge_px(images: torch.Tensor) -> float | None:
+    """Median edge width in pixels (``renderer.fx.frame_stats.edge_width``) over ``images``
+    ``[N, 3, S, S]`` in [-1, 1], of those with a strong edge; None if none has one. The
+    generator's softness at its own size, which no upscaler downstream can take back."""
+    from renderer.fx.frame_stats import edge_width, grey_of
+
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    widths = np.array([edge_width(grey_of(im.permute(1, 2, 0).numpy())) for im in pixels])
+    widths = widths[~np.isnan(widths)]
+    return round(float(np.median(widths)), 2) if widths.size else None
+
+
 def _colour(images: torch.Tensor) -> dict:
     stats = colour_stats(images)
     return {"saturation": round(float(stats[0]), 4), "chroma_spread": round(float(stats[6:8].norm()), 4)}  # fmt: skip
@@ -50,8 +62,9 @@ def swd_table(
     seed: int = 0,
     batch: int = 8,
 ) -> dict:
-    """Rows ``{name: {"swd": [per level], "swd_mean", "saturation", "chroma_spread"}}`` for the
-    real reference batch, the untrained and the trained generator vs ``holdout [N, 3, S, S]``."""
+    """Rows ``{name: {"swd": [per level], "swd_mean", "edge_px", "saturation", "chroma_spread"}}``
+    for the real reference batch, the untrained and the trained generator vs ``holdout [N, 3, S,
+    S]``."""
     n, _, size, _ = holdout.shape
     cells = size // trained.config.scale
     z = sample_latents(
@@ -67,8 +80,8 @@ def swd_table(
     for name, images in sets.items():
         swd = swd_pyramid(holdout, images, seed=seed)
         table[name] = {"swd": [round(v, 2) for v in swd], "swd_mean": round(float(np.mean(swd)), 2),
-                       **_colour(images)}  # fmt: skip
-    table["holdout"] = _colour(holdout)
+                       "edge_px": edge_px(images), **_colour(images)}  # fmt: skip
+    table["holdout"] = {"edge_px": edge_px(holdout), **_colour(holdout)}
     return table
 
 
@@ -129,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(args.seeds)
         ]
         result[f"{size}px"], result["spread"][f"{size}px"] = tables[0], spread(tables)
-        print(f"{size}px: " + ", ".join(f"{k} {v.get('swd_mean', '')} sat {v['saturation']}"
+        print(f"{size}px: " + ", ".join(f"{k} {v.get('swd_mean', '')} sat {v['saturation']} "
+                                        f"edge {v['edge_px']} px"
                                         for k, v in tables[0].items()))  # fmt: skip
         rows = result["spread"][f"{size}px"]
         print(f"{size}px over {args.seeds} seeds: " + ", ".join(
