@@ -170,6 +170,16 @@ def test_quality_fills_only_what_the_file_leaves_open(tmp_path):
     assert draft.resolution == (960, 540) and draft.frame_rate == 24
 
 
+def test_x264_preset_defaults_to_the_profiles_and_full_quality_spends_more(tmp_path):
+    assert load_config(write_yaml(tmp_path, {})).encode.x264_preset is None  # the profile's own
+    assert load_config(write_yaml(tmp_path, {"quality": "full"})).encode.x264_preset == "veryfast"
+    mine = {"quality": "full", "encode": {"x264_preset": "slow"}}
+    assert load_config(write_yaml(tmp_path, mine)).encode.x264_preset == "slow"
+    with pytest.raises(ConfigError, match="encode.x264_preset") as err:
+        load_config(write_yaml(tmp_path, {"encode": {"x264_preset": "fastest"}}))
+    assert "veryfast" in str(err.value)  # the valid names are listed
+
+
 def test_cli_quality_beats_the_file_and_cli_fps_beats_quality(tmp_path):
     path = write_yaml(tmp_path, {"frame_rate": 30})
     assert load_config(path, overrides=parse_cli(["--quality", "full"])).frame_rate == 60

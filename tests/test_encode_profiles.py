@@ -61,3 +61,27 @@ def test_fixed_gop_argv():
 def test_gop_follows_the_frame_rate(fps, gop):
     args = get_profile("youtube").video_args(width=W, height=H, fps=fps, threads=2)
     assert args[args.index("-g") + 1] == args[args.index("-keyint_min") + 1] == str(gop)
+
+
+def test_video_encode_benchmark_scores_each_preset_against_its_source(tmp_path, capsys):
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "video_encode", ROOT / "benchmarks" / "video_encode.py"
+    )
+    bench = importlib.util.module_from_spec(spec)  # benchmarks/ is a folder of scripts
+    spec.loader.exec_module(bench)
+    source = tmp_path / "track.mkv"
+    with FrameWriter(source, fps=FPS, size=(W, H), profile="master", segment=False) as writer:
+        writer.write(hard_cuts(45))
+    assert bench.main([str(source), "--seconds", "1", "--presets", "ultrafast,veryfast",
+                       "--repeat", "1"]) == 0  # fmt: skip
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == {"ultrafast", "veryfast"}
+    for cells in rows.values():
+        wall, cpu, ssim, psnr = map(float, cells[1:])
+        assert wall > 0 and cpu >= 0 and 0.5 < ssim <= 1.0 and psnr > 20
+    # the same frames through another preset: the score is of that encode, not a constant
+    assert rows["ultrafast"][3:] != rows["veryfast"][3:]

@@ -246,7 +246,7 @@ def test_youtube_argv_contents(tmp_path):
     joined = " ".join(argv)
     assert argv.index("-protocol_whitelist") < argv.index("-i")
     for flag in [
-        "-c:v libx264", "-profile:v high", "-preset veryfast", "-bf 2", "-g 15",
+        "-c:v libx264", "-profile:v high", "-preset superfast", "-bf 2", "-g 15",
         "-flags +cgop+bitexact", "-b:v 8000k", "-maxrate 12000k", "-bufsize 16000k",
         "-pix_fmt yuv420p", "-colorspace bt709", "-color_primaries bt709", "-fflags +bitexact",
         "-threads 4", "-an", "out_color_matrix=bt709", "-x264-params sliced-threads=1",

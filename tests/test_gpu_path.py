@@ -159,6 +159,13 @@ def test_encoder_choice_reads_the_real_ffmpeg(monkeypatch):
             profiles.choose_encoder("youtube", video_encoder="nvenc", ffmpeg=ffmpeg)
     webm = profiles.choose_encoder("webm", on_cuda=True, ffmpeg=ffmpeg)
     assert webm.profile.video_codec == "libvpx-vp9"
+    # encode.x264_preset replaces a libx264 profile's preset, and nothing else's
+    slow = profiles.choose_encoder("youtube", x264_preset="veryfast", ffmpeg=ffmpeg).profile
+    assert (slow.preset, profiles.PROFILES["youtube"].preset) == ("veryfast", "superfast")
+    args = slow.video_args(width=1920, height=1080, fps=30, threads=4)
+    assert args[args.index("-preset") + 1] == "veryfast"
+    vp9 = profiles.choose_encoder("webm", x264_preset="veryfast", ffmpeg=ffmpeg).profile
+    assert vp9 is profiles.PROFILES["webm"]
 
 
 def test_nvenc_is_chosen_where_ffmpeg_has_it(monkeypatch, tmp_path):

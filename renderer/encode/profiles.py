@@ -11,7 +11,8 @@ Profiles:
 * ``youtube`` (default) — YouTube's recommended upload settings: H.264 High, yuv420p, closed GOP of
   exactly half the frame rate (scene-cut keyframes off: a key frame every N frames, no more),
   2 B-frames, BT.709 tags, ABR at the recommended bitrate for the resolution and
-  frame rate, ``+faststart``; AAC-LC 48 kHz stereo 384 kb/s.
+  frame rate, ``+faststart``; x264 ``superfast`` (``encode.x264_preset`` changes it); AAC-LC 48 kHz
+  stereo 384 kb/s.
 * ``webm`` — VP9 (constrained quality) + Opus.
 * ``master`` — archive quality: x264 CRF 14 ``slow``; FLAC audio in Matroska.
 * ``draft`` — previews: x264 ``ultrafast`` CRF 28; AAC 128 kb/s.
@@ -156,7 +157,7 @@ class EncodeProfile:
             if self.video_codec == "libx264":
                 # x264's VBV with *frame* threads depends on thread timing (measured: 3 different
                 # files from 3 identical runs); slice threads keep the bytes repeatable for ≈10 %
-                # less speed (24.7 vs 27.4 fps at 1080p veryfast on 2 cores).
+                # less speed (24.7 vs 27.4 fps at 1080p veryfast on 2 cores, Zen 4).
                 args += ["-x264-params", "sliced-threads=1"]
         elif self.crf is not None and self.video_codec == NVENC:
             args += ["-cq", f"{self.crf:g}", "-b:v", "0"]  # constant quality, CRF's scale
@@ -174,7 +175,11 @@ PROFILES: dict[str, EncodeProfile] = {
         container="mp4",
         segment_ext="mp4",
         video_codec="libx264",
-        preset="veryfast",  # ~27 fps at 1080p on 2 cores (ARCHITECTURE §10); medium is 12 fps
+        # superfast: 49-51 against 80-91 CPU-ms per 1080p frame for veryfast on the 2-core Xeon,
+        # at SSIM 0.990 against 0.992 and PSNR 44.7 against 45.4 dB at the same bitrate
+        # (benchmarks/video_encode.py, a graded 1080p track with grain); no difference seen in
+        # 100 % crops. The encoder was a third of the album's CPU time. --quality full: veryfast.
+        preset="superfast",
         abr=True,
         faststart=True,
         fixed_gop=True,
@@ -252,13 +257,16 @@ class EncoderChoice:
 
 def choose_encoder(profile: str | EncodeProfile, *, video_encoder: str = "auto",
                    on_cuda: bool = False, threads: int | None = None,
-                   ffmpeg: str) -> EncoderChoice:  # fmt: skip
+                   x264_preset: str | None = None, ffmpeg: str) -> EncoderChoice:  # fmt: skip
     """``encode.video_encoder``: ``"software"`` keeps the profile's own encoder; ``"nvenc"``
     needs ``h264_nvenc`` (listed by ``ffmpeg`` *and* opening here, else :class:`FFmpegError`);
     ``"auto"`` takes NVENC only for a render that decodes on CUDA and only when it works, else
     libx264 with ``min(cores, 16)`` threads instead of the fixed default (the GPU outruns it).
-    Only H.264 profiles switch; on the CPU path ``"auto"`` changes nothing."""
+    Only H.264 profiles switch; on the CPU path ``"auto"`` changes nothing. ``x264_preset``
+    (``encode.x264_preset``) replaces a libx264 profile's preset; NVENC keeps its own."""
     base = get_profile(profile)
+    if x264_preset and base.video_codec == "libx264":
+        base = replace(base, preset=x264_preset)
     if video_encoder not in ("auto", "software", "nvenc"):
         raise ConfigError(f"encode.video_encoder {video_encoder!r}; choose auto, software, nvenc")
     if video_encoder == "software" or (video_encoder == "auto" and not on_cuda):

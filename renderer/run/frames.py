@@ -145,7 +145,7 @@ class TrackRenderer:
             ffmpeg = find_ffmpeg(str(enc.ffmpeg_path) if enc.ffmpeg_path else None)
             self._encoder = choose_encoder(enc.profile, video_encoder=enc.video_encoder,
                                            on_cuda=self.device is not None, threads=enc.threads,
-                                           ffmpeg=ffmpeg)  # fmt: skip
+                                           x264_preset=enc.x264_preset, ffmpeg=ffmpeg)  # fmt: skip
             log.info("encoder: %s", self._encoder.reason)
         return self._encoder
 
