@@ -369,8 +369,8 @@ def test_lr_schedule_holds_then_anneals() -> None:
     assert lr_factor(50, start=0, end=100) == pytest.approx(0.5)
     assert lr_factor(100, start=0, end=100) == 0.0
     # a resumed anneal (cpu5): constant up to its start, then a cosine over the rest
-    assert lr_factor(41_000, start=42_000, end=44_500) == 1.0
-    assert lr_factor(42_000, start=42_000, end=44_500) == 1.0
-    assert lr_factor(43_250, start=42_000, end=44_500) == pytest.approx(0.5)
-    assert lr_factor(44_500, start=42_000, end=44_500) < lr_factor(44_000, start=42_000, end=44_500)
-    assert lr_factor(50_000, start=42_000, end=44_500) == 0.0
+    assert lr_factor(41_000, start=42_000, end=43_500) == 1.0
+    assert lr_factor(42_000, start=42_000, end=43_500) == 1.0
+    assert lr_factor(42_750, start=42_000, end=43_500) == pytest.approx(0.5)
+    assert lr_factor(43_400, start=42_000, end=43_500) < lr_factor(43_000, start=42_000, end=43_500)
+    assert lr_factor(50_000, start=42_000, end=43_500) == 0.0
