@@ -368,7 +368,7 @@ def test_lr_schedule_holds_then_anneals() -> None:
     assert lr_factor(0, start=0, end=100) == 1.0
     assert lr_factor(50, start=0, end=100) == pytest.approx(0.5)
     assert lr_factor(100, start=0, end=100) == 0.0
-    # a resumed anneal (cpu5): constant up to its start, then a cosine over the rest
+    # a resumed anneal: constant up to its start, then a cosine over the rest
     assert lr_factor(41_000, start=42_000, end=43_500) == 1.0
     assert lr_factor(42_000, start=42_000, end=43_500) == 1.0
     assert lr_factor(42_750, start=42_000, end=43_500) == pytest.approx(0.5)

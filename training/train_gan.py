@@ -108,7 +108,7 @@ def latent_hw(crop: int, scale: int) -> tuple[int, int]:
 def lr_factor(step: int, *, start: int, end: int) -> float:
     """The LR multiplier at ``step``: 1 until ``start``, then a cosine down to 0 at ``end``.
 
-    ``start > 0`` anneals a run resumed from a long constant-ish phase (cpu5 continues cpu4).
+    ``start > 0`` anneals a run resumed after a long phase at a near-constant LR.
     """
     if step <= start:
         return 1.0
