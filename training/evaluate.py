@@ -63,8 +63,8 @@ def swd_table(
     batch: int = 8,
 ) -> dict:
     """Rows ``{name: {"swd": [per level], "swd_mean", "edge_px", "saturation", "chroma_spread"}}``
-    for the real reference batch, the untrained and the trained generator vs ``holdout [N, 3, S,
-    S]``."""
+    for the real reference batch, the untrained and the trained generator vs ``holdout``
+    ``[N, 3, S, S]``."""
     n, _, size, _ = holdout.shape
     cells = size // trained.config.scale
     z = sample_latents(
