@@ -114,6 +114,17 @@ def album_run(tmp_path_factory, tiny_model_dir):
     return render_album_once(tmp_path_factory.mktemp("album_run"), tiny_model_dir)
 
 
+def load_benchmark(name: str):
+    """``benchmarks/<name>.py`` as a module (``benchmarks/`` is a folder of scripts, not a
+    package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def untraced(call: Callable) -> Callable:
     """``call`` run with this thread's trace function (coverage's tracer, when it measures) taken
     off and put back: for a third-party call that runs no project line but a lot of Python, such

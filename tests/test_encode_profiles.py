@@ -64,15 +64,9 @@ def test_gop_follows_the_frame_rate(fps, gop):
 
 
 def test_video_encode_benchmark_scores_each_preset_against_its_source(tmp_path, capsys):
-    import importlib.util
+    from conftest import load_benchmark
 
-    from conftest import ROOT
-
-    spec = importlib.util.spec_from_file_location(
-        "video_encode", ROOT / "benchmarks" / "video_encode.py"
-    )
-    bench = importlib.util.module_from_spec(spec)  # benchmarks/ is a folder of scripts
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("video_encode")
     source = tmp_path / "track.mkv"
     with FrameWriter(source, fps=FPS, size=(W, H), profile="master", segment=False) as writer:
         writer.write(hard_cuts(45))

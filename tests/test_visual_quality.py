@@ -9,13 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import load_benchmark
 from PIL import Image
 
 from renderer.encode.frame_writer import FrameWriter
 from renderer.fx import quality
 from renderer.fx.frame_stats import edge_width, frame_stats, sharpness
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _detailed(seed: int = 0, size: int = 256) -> np.ndarray:
@@ -97,13 +97,7 @@ def test_video_row_reads_the_encoded_file_at_full_size(tmp_path):
 
 
 def test_benchmark_measures_a_run_and_writes_table_and_sheet(tmp_path, tiny_model_dir):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "visual_quality", ROOT / "benchmarks" / "visual_quality.py"
-    )
-    vq = importlib.util.module_from_spec(spec)  # benchmarks/ is a folder of scripts
-    spec.loader.exec_module(vq)
+    vq = load_benchmark("visual_quality")
 
     run = tmp_path / "run-test"
     run.mkdir()
@@ -142,15 +136,6 @@ def test_benchmark_measures_a_run_and_writes_table_and_sheet(tmp_path, tiny_mode
         assert sheet.size == (6 * 260 + 4, 3 * 260 + 4)
 
 
-def _load_benchmark(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)  # benchmarks/ is a folder of scripts
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_heldout_presets_plans_every_recording_and_preset_and_reports_a_missing_one(
     tmp_path, capsys
 ):
@@ -158,7 +143,7 @@ def test_heldout_presets_plans_every_recording_and_preset_and_reports_a_missing_
 
     from renderer.render_album import main as render_album
 
-    ho = _load_benchmark("heldout_presets")
+    ho = load_benchmark("heldout_presets")
     song = tmp_path / "elsewhere" / "My Song.wav"
     song.parent.mkdir()
     t = np.arange(4 * 22050) / 22050
