@@ -17,7 +17,6 @@ from renderer.fx import quality
 from renderer.fx.frame_stats import edge_width, frame_stats, sharpness
 
 
-
 def _detailed(seed: int = 0, size: int = 256) -> np.ndarray:
     """Native detail: a colour field with 1–3 px structure, uint8 ``[S, S, 3]``."""
     rng = np.random.default_rng(seed)
