@@ -1,7 +1,8 @@
 """Every shipped preset on recordings the project was not tuned on, measured at 1080p (issue 9).
 
 ``python benchmarks/heldout_presets.py a.ogg b.flac`` renders a 10-s excerpt of each recording
-with each preset (grain 0: the measure of detail counts grain as detail) as one album run, then
+with each preset (grain 0: the measure of detail counts grain as detail; ``--upscale bicubic``
+for the enlargement without the learned upscaler) as one album run, then
 reads the encoded files back at full size, one frame per second, and writes per recording and
 preset the sharpness, edge width, saturation, contrast and mean luma with the bars they miss
 (``renderer/fx/frame_stats.py``), beside the training images. Written into ``--out`` (default
@@ -38,7 +39,7 @@ def track_id(recording: Path, preset: str) -> str:
 
 
 def heldout_config(recordings: list[Path], presets: list[str], *, start: float, seconds: float,
-                   grain: float, out_root: Path) -> Path:  # fmt: skip
+                   grain: float, out_root: Path, upscale: str = "learned") -> Path:  # fmt: skip
     """An album config (and its tracklist) with one track per recording × preset, each trimmed
     to ``[start, start + seconds]``; written under ``out_root`` with copies of the recordings,
     the user's files untouched."""
@@ -62,7 +63,7 @@ def heldout_config(recordings: list[Path], presets: list[str], *, start: float, 
         output_root=str(out_root.resolve()),
         album={"root": str(out_root.resolve()), "tracklist": str(out_root / "tracklist.json")},
         model={**(raw.get("model") or {}), "dir": str(ROOT / "models")},
-        postfx={**(raw.get("postfx") or {}), "grain_intensity": grain},
+        postfx={**(raw.get("postfx") or {}), "grain_intensity": grain, "upscale": upscale},
         tracks=tracks,
     )
     config = out_root / "heldout.render.json"  # JSON is YAML: the renderer reads it
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="excerpt length, s (10)")
     parser.add_argument("--grain", type=float, default=0.0, help="grain for the renders (0)")
     parser.add_argument("--every", type=float, default=1.0, help="seconds between frames")
+    parser.add_argument("--upscale", choices=("learned", "bicubic"), default="learned",
+                        help="postfx.upscale of the renders (learned: the renderer's default)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "renders" / "heldout")
     parser.add_argument("--run", type=Path, help="measure this finished run instead of rendering")
     args = parser.parse_args(argv)
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown presets {unknown}; shipped: {', '.join(list_presets())}")
     config = heldout_config(args.recordings, presets, start=args.start, seconds=args.seconds,
-                            grain=args.grain, out_root=args.out)  # fmt: skip
+                            grain=args.grain, out_root=args.out, upscale=args.upscale)  # fmt: skip
     run = args.run or render(config, args.out)
     table = measure(run, args.recordings, presets, every=args.every)
     (args.out / "heldout_presets.json").write_text(json.dumps(table, indent=1))

@@ -3,7 +3,8 @@
 ``python renderer/throughput.py --model-dir models --resolution 1920x1080 --frames 120``
 (also ``python -m renderer.throughput`` and the ``nts-profile`` console script).
 
-Stages alone: decode (latents → native frames), upscale (OpenCV), postfx (default settings at the
+Stages alone: decode (latents → native frames), upscale (OpenCV; the learned ×4 upscaler of
+``renderer/decode/upscaler.py`` where the model folder has one), postfx (default settings at the
 output size), encode (pre-made frames piped to FFmpeg, per ``--encode-profiles``). End to end:
 
 * ``serial`` — decode → upscale → postfx → write, one batch at a time in one thread;
@@ -39,6 +40,7 @@ import numpy as np
 from renderer.config.models import BACKEND_NAMES, PostFXConfig
 from renderer.decode.decoder import open_decoder, upscale
 from renderer.decode.model_meta import sha256_file
+from renderer.decode.upscaler import upscaler_spec
 from renderer.encode.frame_writer import FrameWriter
 from renderer.fx.postfx import PostFX
 
@@ -184,6 +186,13 @@ def run_profile(
                 lambda m=method: [
                     upscale(b, size=resolution, method=m, out=ring[0, : len(b)]) for b in native
                 ]
+            )
+        spec = None if decoder.resolution_free else upscaler_spec(decoder.meta)
+        if spec is not None:  # the renderer's default enlargement where the model has one
+            learned = spec.runner().frame
+            learned(native[0][0])
+            result["upscale (learned ×4)"] = frames / _timed(
+                lambda: [learned(frame) for b in native for frame in b]
             )
         big = upscale(native[0], size=resolution)
         result["postfx"] = frames / _timed(

@@ -104,6 +104,30 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+def add_tiny_upscaler(model_dir: Path, *, width: int = 4, depth: int = 1) -> Path:
+    """``model_dir`` with a random (seeded, non-trivial) learned upscaler installed by
+    ``training/train_upscaler.py``'s own ``install``."""
+    import torch
+
+    from renderer.decode.upscaler import build_net
+    from training.train_upscaler import install
+
+    torch.manual_seed(1)
+    net = build_net(width, depth)
+    with torch.no_grad():
+        net.body[-1].weight.normal_(0.0, 0.3)
+    install(net, model_dir, width=width, depth=depth, info={"tiny": True})
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def upscaler_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """A copy of the tiny model with a tiny learned upscaler (:func:`add_tiny_upscaler`)."""
+    out = tmp_path_factory.mktemp("upscaler_model") / "models"
+    shutil.copytree(tiny_model_dir, out)
+    return add_tiny_upscaler(out)
+
+
 @pytest.fixture(scope="session")
 def album_run(tmp_path_factory, tiny_model_dir):
     """The tiny album (2 tracks × 3 s at 128×72, MP4 + WebM, album film) rendered once through

@@ -24,6 +24,12 @@ def test_profile_table_on_tiny_inputs(tiny_model_dir, tmp_path, capsys):
     assert not list(tmp_path.glob("*.mp4"))  # timing outputs are removed
 
 
+def test_profile_times_the_learned_upscaler(upscaler_model_dir, tmp_path):
+    result = throughput.run_profile(model_dir=upscaler_model_dir, resolution=(256, 144),
+                                    frames=3, batch_size=3, out_dir=tmp_path)  # fmt: skip
+    assert result["upscale (learned ×4)"] > 0 and result["upscale (cv2 cubic)"] > 0
+
+
 def test_profile_json_and_passive_child(tiny_model_dir, tmp_path):
     result = throughput.run_profile(
         model_dir=tiny_model_dir, resolution=(256, 144), frames=5, batch_size=2, out_dir=tmp_path,

@@ -149,8 +149,9 @@ def test_heldout_presets_plans_every_recording_and_preset_and_reports_a_missing_
     sf.write(song, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 22050)
     out = tmp_path / "heldout"
     config = ho.heldout_config([song], ["prism", "nocturne"], start=1.0, seconds=2.0, grain=0.0,
-                               out_root=out)  # fmt: skip
+                               out_root=out, upscale="bicubic")  # fmt: skip
     raw = json.loads(config.read_text())
+    assert raw["postfx"]["upscale"] == "bicubic"
     assert [t["id"] for t in raw["tracks"]] == ["my-song--prism", "my-song--nocturne"]
     assert raw["tracks"][0]["trim"] == {"start": 1.0, "end": 3.0}
     assert raw["postfx"]["grain_intensity"] == 0.0

@@ -226,10 +226,21 @@ def export_artefacts(
         else None,
         "versions": _versions(),
     }
+    meta["artefacts"].update(kept_upscaler(out_dir))
     (out_dir / "meta.json").write_text(json.dumps(meta))
     if samples_png:
         save_previews(generator, anchor_list, out_dir)
     return meta
+
+
+def kept_upscaler(out_dir: Path) -> dict:
+    """The learned upscaler listed in ``out_dir``'s existing ``meta.json`` (it is trained apart
+    from the generator, ``training/train_upscaler.py``), while its file is still there."""
+    try:
+        entry = json.loads((out_dir / "meta.json").read_text())["artefacts"]["upscaler"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"upscaler": entry} if (out_dir / str(entry.get("path", ""))).is_file() else {}
 
 
 def _versions() -> dict:

@@ -129,6 +129,9 @@ class PostFXConfig(Strict):
     max_auto_stops: float = Field(2.0, ge=0.0, le=4.0)  # limit of the auto exposure gain
     gamut_knee: float = Field(0.85, ge=0.5, le=1.0)  # chroma share of the gamut left untouched
     sharpen: float = Field(0.0, ge=0.0, le=2.0)  # unsharp mask at the output size
+    # decode size → output size: the model's learned ×4 upscaler (bicubic where it has none) or
+    # a bicubic enlargement (renderer/decode/upscaler.py)
+    upscale: Literal["learned", "bicubic"] = "learned"
 
     @field_validator("luma_range", "saturation_range")
     @classmethod

@@ -89,7 +89,8 @@ class DeviceFrames:
     frames), :meth:`grade` (post-fx) and the batch tuning, for ``TrackRenderer``."""
 
     def __init__(self, decoder, *, postfx_settings, size: tuple[int, int],
-                 output_size: tuple[int, int], seed: int, track_id: str, oversample: int) -> None:  # fmt: skip
+                 output_size: tuple[int, int], seed: int, track_id: str, oversample: int,
+                 upscaler=None) -> None:  # fmt: skip
         from renderer.fx.device_fx import DevicePostFX
 
         if not decoder.keeps_frames_on_device:
@@ -97,7 +98,8 @@ class DeviceFrames:
         self.decoder, self.k = decoder, int(oversample)
         self.device = decoder.backend.device
         self.postfx = DevicePostFX(postfx_settings, size=size, seed=seed, track_id=track_id,
-                                   device=self.device, output_size=output_size)  # fmt: skip
+                                   device=self.device, output_size=output_size,
+                                   upscaler=upscaler)  # fmt: skip
         self.key = (tuple(size), tuple(output_size), self.k)
 
     def decode(self, latents: np.ndarray):

@@ -22,7 +22,7 @@ from renderer.config.models import PostFXConfig
 from renderer.fx import colour_fx, postfx, torch_ops
 from renderer.fx.autograde import COLOUR_PIXELS, SAMPLE_PIXELS, sample_stride
 from renderer.fx.grading import vignette_mask
-from renderer.fx.output_fx import grain_bank, grain_window, plane_resizer
+from renderer.fx.output_fx import grain_bank, grain_window, resample_planes
 from renderer.fx.registry import ORDER, Ctx
 
 # (frames [B, H, W, 3] uint8 tensor, frame indices [B], signals name → [B]) → frames
@@ -147,14 +147,15 @@ def _vignette(ctx: Ctx, device: torch.device) -> DeviceEffect | None:
 
 @register_device("resample")
 def _resample(ctx: Ctx, device: torch.device) -> DeviceEffect | None:
-    amount = ctx.settings.chroma_shift
-    if ctx.size == ctx.out_size and amount == 0.0:
+    upscale = ctx.upscaler.runner(device) if ctx.learned_upscale else None
+    if ctx.size == ctx.out_size and ctx.settings.chroma_shift == 0.0 and upscale is None:
         return None
     ops = {"resize": torch_ops.resize, "reflect": torch_ops.reflect}
-    # Lateral chromatic aberration: red magnified, blue shrunk about the centre (output_fx).
-    planes = [plane_resizer(ctx.size, ctx.out_size, 1.0 + z, **ops) for z in (amount, 0.0, -amount)]
+    planes = resample_planes(ctx, **ops)
 
     def apply(frames, indices, signals):
+        if upscale is not None:
+            frames = upscale(frames)
         return torch.stack([fn(frames[..., c]) for c, fn in enumerate(planes)], dim=-1)
 
     return apply
@@ -193,11 +194,11 @@ class DevicePostFX(postfx.Chain):
 
     def __init__(self, settings: PostFXConfig, *, size: tuple[int, int], seed: int,
                  track_id: str, device: torch.device,
-                 output_size: tuple[int, int] | None = None) -> None:  # fmt: skip
+                 output_size: tuple[int, int] | None = None, upscaler=None) -> None:  # fmt: skip
         self.settings, self.device = settings, torch.device(device)
         self.size = (int(size[0]), int(size[1]))
         self.output_size = (int(output_size[0]), int(output_size[1])) if output_size else self.size
-        ctx = Ctx(settings, self.size, self.output_size, int(seed), str(track_id))
+        ctx = Ctx(settings, self.size, self.output_size, int(seed), str(track_id), upscaler)
         chain = [(n, DEVICE_EFFECTS[n](ctx, self.device)) for n in ORDER]
         self._chain = [(n, fx) for n, fx in chain if fx is not None]
         self.warmup_frames = postfx.warmup_for(settings.persistence)

@@ -1,5 +1,5 @@
-"""Effects at the output size: ``resample`` (decode size → output size, with the lateral chromatic
-aberration folded in), ``sharpen`` and ``grain``.
+"""Effects at the output size: ``resample`` (decode size → output size: the model's learned ×4
+upscaler or bicubic, with the lateral chromatic aberration folded in), ``sharpen`` and ``grain``.
 
 They run after the picture is enlarged so that their detail is drawn at the pixels the viewer
 sees: 1-pixel grain and a fringe that is a few output pixels wide, instead of grain blobs and
@@ -59,21 +59,66 @@ def plane_resizer(src: tuple[int, int], dst: tuple[int, int], zoom: float, *,
     return lambda plane: reflect(resize(plane, size), -m, -n)
 
 
+CROP_SLACK = 0.01  # a 4× frame at most this much larger than the output is cropped, not resized
+
+
+def _crops(src: tuple[int, int], dst: tuple[int, int]) -> tuple[slice, slice] | None:
+    """Centre-crop rows and columns from ``src`` to ``dst`` (both ``(W, H)``) when ``src`` is at
+    most :data:`CROP_SLACK` larger (the learned upscaler's 1920×1088 for 1080p), else ``None``:
+    a near-1:1 bicubic resample would soften the edges the upscaler drew."""
+    (sw, sh), (dw, dh) = src, dst
+    if dw <= sw <= dw * (1 + CROP_SLACK) and dh <= sh <= dh * (1 + CROP_SLACK):
+        x, y = (sw - dw) // 2, (sh - dh) // 2
+        return slice(y, y + dh), slice(x, x + dw)
+    return None
+
+
+def plane_fitter(src: tuple[int, int], dst: tuple[int, int], zoom: float, **ops):
+    """:func:`plane_resizer`, but a plane that :func:`_crops` fits and ``zoom`` leaves alone is
+    centre-cropped instead of resampled."""
+    crop = _crops(src, dst) if zoom == 1.0 else None
+    if crop is None:
+        return plane_resizer(src, dst, zoom, **ops)
+    rows, cols = crop
+    return lambda plane: plane[..., rows, cols]
+
+
+def frame_fitter(src: tuple[int, int], dst: tuple[int, int]):
+    """uint8 ``[H', W', 3]`` at ``src`` → ``[H, W, 3]`` at ``dst``: centre-cropped where
+    :func:`_crops` allows, else a bicubic resize."""
+    crop = _crops(src, dst)
+    if crop is None:
+        return lambda frame: cv2.resize(frame, dst, interpolation=cv2.INTER_CUBIC)
+    rows, cols = crop
+    return lambda frame: np.ascontiguousarray(frame[rows, cols])
+
+
+def resample_planes(ctx: Ctx, **ops) -> list:
+    """The red, green and blue resizers from :attr:`Ctx.upscaled_size` to the output size; the
+    chroma shift magnifies red and shrinks blue about the centre (lateral chromatic aberration)."""
+    amount = ctx.settings.chroma_shift
+    zooms = (1.0 + amount, 1.0, 1.0 - amount)
+    return [plane_fitter(ctx.upscaled_size, ctx.out_size, z, **ops) for z in zooms]
+
+
 @register("resample")
 def _resample(ctx: Ctx) -> Effect | None:
-    amount = ctx.settings.chroma_shift
-    if ctx.size == ctx.out_size and amount == 0.0:
-        return None
-    if amount == 0.0:
+    shift = ctx.settings.chroma_shift
+    if not ctx.learned_upscale and shift == 0.0:
+        if ctx.size == ctx.out_size:
+            return None
         return lambda frame, index, signals: cv2.resize(
             frame, ctx.out_size, interpolation=cv2.INTER_CUBIC
         )
-    # Lateral chromatic aberration: red magnified, blue shrunk about the centre.
-    red = plane_resizer(ctx.size, ctx.out_size, 1.0 + amount)
-    green = plane_resizer(ctx.size, ctx.out_size, 1.0)
-    blue = plane_resizer(ctx.size, ctx.out_size, 1.0 - amount)
+    upscale = ctx.upscaler.runner().frame if ctx.learned_upscale else None
+    if shift == 0.0:
+        fit = frame_fitter(ctx.upscaled_size, ctx.out_size)
+        return lambda frame, index, signals: fit(upscale(frame))
+    red, green, blue = resample_planes(ctx)
 
     def apply(frame: np.ndarray, index: int, signals: Mapping[str, float]) -> np.ndarray:
+        if upscale is not None:
+            frame = upscale(frame)
         r, g, b = cv2.split(frame)
         return cv2.merge([red(r), green(g), blue(b)])
 

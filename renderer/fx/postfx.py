@@ -129,7 +129,8 @@ class Chain:
 
 class PostFX(Chain):
     """The configured effect chain for one track: frames arrive at the decode ``size`` and leave
-    at ``output_size`` (both ``(W, H)``; the output size defaults to the decode size)."""
+    at ``output_size`` (both ``(W, H)``; the output size defaults to the decode size), enlarged
+    by ``upscaler`` (the model's :class:`~renderer.decode.upscaler.UpscalerSpec`) where given."""
 
     def __init__(
         self,
@@ -139,11 +140,12 @@ class PostFX(Chain):
         seed: int,
         track_id: str,
         output_size: tuple[int, int] | None = None,
+        upscaler=None,
     ) -> None:
         self.settings = settings
         self.size = (int(size[0]), int(size[1]))
         self.output_size = (int(output_size[0]), int(output_size[1])) if output_size else self.size
-        ctx = Ctx(settings, self.size, self.output_size, int(seed), str(track_id))
+        ctx = Ctx(settings, self.size, self.output_size, int(seed), str(track_id), upscaler)
         self._chain = [(n, fx) for n in ORDER if (fx := EFFECTS[n](ctx)) is not None]
         self.warmup_frames = warmup_for(settings.persistence)
         self._buffer: np.ndarray | None = None

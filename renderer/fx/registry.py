@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,13 +32,31 @@ OUTPUT_STAGE = ORDER[ORDER.index("resample") + 1 :]
 
 @dataclass(frozen=True)
 class Ctx:
-    """What effect factories see: settings, decode size and output size ``(W, H)``, seeds."""
+    """What effect factories see: settings, decode size and output size ``(W, H)``, seeds, and
+    the model's learned upscaler (a :class:`renderer.decode.upscaler.UpscalerSpec`, or ``None``)."""
 
     settings: PostFXConfig
     size: tuple[int, int]
     out_size: tuple[int, int]
     seed: int
     track_id: str
+    upscaler: Any = None
+
+    @property
+    def learned_upscale(self) -> bool:
+        """Whether ``resample`` enlarges with the learned upscaler."""
+        return (
+            self.upscaler is not None
+            and self.settings.upscale == "learned"
+            and self.size != self.out_size
+        )
+
+    @property
+    def upscaled_size(self) -> tuple[int, int]:
+        """``(W, H)`` of frames after the learned upscaler (the decode size without it)."""
+        if not self.learned_upscale:
+            return self.size
+        return self.size[0] * self.upscaler.factor, self.size[1] * self.upscaler.factor
 
 
 Effect = Callable[[np.ndarray, int, Mapping[str, float]], np.ndarray]

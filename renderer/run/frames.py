@@ -61,6 +61,7 @@ class TrackRenderer:
 
     def __init__(self, config, prepared: PreparedTrack, *, decoder) -> None:
         from renderer.control.controller import LatentController
+        from renderer.decode.upscaler import upscaler_spec
         from renderer.fx.postfx import PostFX
 
         self.config, self.prepared, self.decoder = config, prepared, decoder
@@ -78,17 +79,20 @@ class TrackRenderer:
             latent_hw=self.latent_hw,
             markers=plan.markers,
         )
+        upscaler = None if decoder.resolution_free else upscaler_spec(meta)
         self.device = None  # the CUDA path: device_pipeline.DeviceFrames
         if decoder.keeps_frames_on_device:
             from renderer.decode.device_pipeline import DeviceFrames
 
             self.device = DeviceFrames(decoder, postfx_settings=plan.postfx, size=self.native,
                                        output_size=tuple(config.resolution), seed=plan.seed,
-                                       track_id=plan.id, oversample=self.k)  # fmt: skip
+                                       track_id=plan.id, oversample=self.k,
+                                       upscaler=upscaler)  # fmt: skip
             self.postfx = self.device.postfx
         else:
             self.postfx = PostFX(plan.postfx, size=self.native, seed=plan.seed, track_id=plan.id,
-                                 output_size=tuple(config.resolution))  # fmt: skip
+                                 output_size=tuple(config.resolution),
+                                 upscaler=upscaler)  # fmt: skip
         self.batch = decoder.batch_size
         self._encoder = None
 
