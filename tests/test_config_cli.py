@@ -59,6 +59,9 @@ def test_draft_halves_the_default_resolution_to_even_sizes():
     assert raw["frame_rate"] == 24
     assert raw["render"]["oversample"] == 1
     assert raw["encode"]["profile"] == "draft"
+    assert raw["postfx"]["upscale"] == "bicubic"
+    kept = apply_quality({"postfx": {"grain_intensity": 0.3}}, "draft", force=True)["postfx"]
+    assert kept == {"grain_intensity": 0.3, "upscale": "bicubic"}  # merged, not replaced
 
 
 @pytest.mark.parametrize(
