@@ -38,7 +38,7 @@ if __package__ in (None, ""):
 
 from renderer.decode.model_meta import sha256_file  # noqa: E402
 from renderer.decode.upscaler import FACTOR, build_net, receptive_pad  # noqa: E402
-from renderer.files import write_text_atomic  # noqa: E402
+from renderer.files import atomic_path, write_text_atomic  # noqa: E402
 from renderer.fx.frame_stats import edge_width, sharpness  # noqa: E402
 from training.procedural import BUCKETS, generate  # noqa: E402
 
@@ -58,10 +58,9 @@ def image_paths(data: Path, count: int, size: int) -> list[Path]:
         path = data / f"{size}-{i:05d}-{bucket}.png"
         if not path.exists():
             rgb = generate(bucket, SEED_BASE + i, size=size)
-            ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
-            tmp = path.with_suffix(".part.png")
-            tmp.write_bytes(png.tobytes())
-            tmp.replace(path)
+            _, png = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(png.tobytes())
         paths.append(path)
     return paths
 
@@ -178,12 +177,11 @@ def train(args) -> dict:
             log.info("step %d/%d  L1 %.4f  %.1f it/s  ETA %.0f s", step, args.steps,
                      loss.item(), rate, (args.steps - step) / max(rate, 1e-9))  # fmt: skip
         if step % args.checkpoint_every == 0 or step == stop:
-            args.out.mkdir(parents=True, exist_ok=True)
             state = {"net": net.state_dict(), "opt": opt.state_dict(), "step": step,
                      "rng": batches.rng.bit_generator.state,
                      "seconds": time.perf_counter() - start}  # fmt: skip
-            torch.save(state, state_path.with_suffix(".part"))
-            state_path.with_suffix(".part").replace(state_path)
+            with atomic_path(state_path) as tmp:
+                torch.save(state, tmp)
     net.eval()
     if step < args.steps:
         return {"net": None, "steps": step}
@@ -200,10 +198,9 @@ def install(net, models: Path, *, width: int, depth: int, info: dict) -> dict:
     meta_path = models / "meta.json"
     meta = json.loads(meta_path.read_text())
     weights = models / WEIGHTS
-    tmp = weights.with_suffix(".part")
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
-    tmp.chmod(0o644)
-    tmp.replace(weights)
+    with atomic_path(weights) as tmp:
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
+        tmp.chmod(0o644)  # safetensors writes 0600; the artefact is meant to be shared
     meta["artefacts"]["upscaler"] = {"path": WEIGHTS, "sha256": sha256_file(weights),
                                      "width": width, "depth": depth, "factor": FACTOR,
                                      "training": info}  # fmt: skip
