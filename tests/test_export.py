@@ -17,7 +17,14 @@ from safetensors.torch import load_file
 from renderer.decode.generator import build_generator
 from renderer.decode.model_meta import load_model_meta, verify_artefact
 from renderer.errors import ModelError
-from training.export_onnx import PARITY_ATOL, choose_anchors, image_stats, main, tags_for
+from training.export_onnx import (
+    PARITY_ATOL,
+    canvas_detail,
+    choose_anchors,
+    image_stats,
+    main,
+    tags_for,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -80,6 +87,24 @@ def test_anchors_cover_range(tiny_generator) -> None:
     # farthest-point sampling spreads the picks: their luma range is a good part of the candidates'
     lumas = [a["stats"]["luma"] for a in anchors]
     assert max(lumas) > min(lumas)
+
+
+def test_anchors_come_from_the_detailed_half(tiny_generator) -> None:
+    every = choose_anchors(tiny_generator, count=12, candidates=12, seed=3, detail_quantile=0)
+    details = sorted((a["stats"]["detail"] for a in every), reverse=True)
+    assert details[0] > details[-1]
+    chosen = choose_anchors(tiny_generator, count=4, candidates=12, seed=3, detail_quantile=0.5)
+    assert all(a["stats"]["detail"] >= details[5] for a in chosen)
+    # at least ``count`` stay eligible whatever the quantile
+    assert len(choose_anchors(tiny_generator, count=4, candidates=12, detail_quantile=0.9)) == 4
+
+
+def test_canvas_detail_tells_flat_from_busy() -> None:
+    flat = np.full((1, 16, 16, 3), 0.5)
+    checker = np.indices((16, 16)).sum(axis=0) % 2
+    busy = np.repeat(checker[None, ..., None], 3, axis=3).astype(float)
+    got = canvas_detail(np.concatenate([flat, busy]))
+    assert got[0] == 0 and got[1] > 400
 
 
 def test_image_stats_and_tags() -> None:

@@ -5,7 +5,8 @@
 Writes ``generator.fp32.onnx`` (opset 18, dynamic batch/height/width; checked with the ONNX checker
 and for parity with PyTorch), ``generator.safetensors`` (EMA weights, never a pickle),
 ``meta.json`` (see ``renderer/decode/model_meta.py``: latent shape, normalisation, artefact hashes,
-anchor latents chosen to cover the model's range of colour and texture with their statistics,
+anchor latents chosen among the detailed decodes to cover the model's range of colour and texture,
+with their statistics,
 PCA axes in latent-channel space, training config, dataset manifest hash) and ``samples.png``.
 ``--checkpoint`` is loaded with ``weights_only=True`` (``checkpoint_io.load_checkpoint``): a crafted
 pickle is refused with an error naming the file, never executed.
@@ -19,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -30,6 +32,7 @@ from renderer.decode.generator import Generator, sample_latents
 from renderer.decode.model_meta import META_FORMAT, sha256_file
 
 PARITY_ATOL = 1e-4  # max |ONNX − torch| on tanh outputs in [-1, 1] (fp32; observed ~1e-6)
+CANVAS_HW = (17, 30)  # the latent grid of a 1920×1080 render (renderer/decode/model_meta.py)
 STAT_NAMES = ("luma", "saturation", "warmth", "hue_deg", "contrast", "texture", "colourfulness")
 
 
@@ -64,11 +67,31 @@ def tags_for(stats: dict, medians: dict) -> list[str]:
     return tags
 
 
+def canvas_detail(images: np.ndarray) -> np.ndarray:
+    """Mean |Laplacian| of the luma (0–255) of each image ``[N, H, W, 3]`` in [0, 1]: the detail at
+    the pixel. A flat field scores below 1, this generator's labyrinths and grain 20–60."""
+    luma = (np.asarray(images, np.float32) @ np.float32([0.2126, 0.7152, 0.0722])) * 255
+    return np.array([np.abs(cv2.Laplacian(y, cv2.CV_32F, ksize=1)).mean() for y in luma])
+
+
 @torch.no_grad()
 def choose_anchors(
-    generator: Generator, *, count: int = 16, candidates: int = 96, seed: int = 0
+    generator: Generator,
+    *,
+    count: int = 16,
+    candidates: int = 96,
+    seed: int = 0,
+    detail_quantile: float = 0.5,
 ) -> list[dict]:
-    """Farthest-point sampling in (normalised) stats space over ``candidates`` random latents."""
+    """Farthest-point sampling in (normalised) stats space over the detailed part of ``candidates``
+    random latents.
+
+    Each candidate is also decoded on the canvas a 16:9 render draws (``CANVAS_HW``), and those
+    below the ``detail_quantile`` of that canvas detail are not eligible (at least ``count`` stay).
+    Farthest-point sampling alone favours the extremes, and this generator's extremes are flat
+    saturated fields; the controller blends anchors, and a blend takes the look of its smoothest
+    member, so one flat anchor softens every scene it is drawn into.
+    """
     rng = np.random.default_rng(seed)
     seeds = rng.integers(0, 2**31 - 1, candidates)
     latents = torch.cat(
@@ -79,18 +102,26 @@ def choose_anchors(
             for s in seeds
         ]
     ).numpy()
-    images = []
+    images, detail = [], []
     for chunk in np.array_split(latents, max(1, candidates // 16)):
         out = generator(torch.from_numpy(chunk)).permute(0, 2, 3, 1).numpy()
         images.extend((out + 1) / 2)
-    stats = [image_stats(img) for img in images]
+        wide = np.stack([fit_grid(z, hw=CANVAS_HW) for z in chunk])
+        canvas = generator(torch.from_numpy(wide)).permute(0, 2, 3, 1).numpy()
+        detail.extend(canvas_detail((canvas + 1) / 2))
+    stats = [
+        image_stats(img) | {"detail": round(float(d), 2)}
+        for img, d in zip(images, detail, strict=True)
+    ]
+    keep = max(count, int(np.ceil((1 - detail_quantile) * candidates)))
+    eligible = np.sort(np.argsort(-np.asarray(detail), kind="stable")[:keep])
     keys = ("luma", "saturation", "warmth", "contrast", "texture", "colourfulness")
-    feats = np.array([[s[k] for k in keys] for s in stats])
+    feats = np.array([[stats[j][k] for k in keys] for j in eligible])
     feats = (feats - feats.mean(axis=0)) / (feats.std(axis=0) + 1e-9)
-    chosen = [int(np.argmax(np.linalg.norm(feats, axis=1)))]
-    while len(chosen) < min(count, candidates):
-        dist = np.min(np.linalg.norm(feats[:, None] - feats[chosen][None], axis=2), axis=1)
-        chosen.append(int(np.argmax(dist)))
+    picked = [int(np.argmax(np.linalg.norm(feats, axis=1)))]
+    while len(picked) < min(count, len(eligible)):
+        dist = np.min(np.linalg.norm(feats[:, None] - feats[picked][None], axis=2), axis=1)
+        picked.append(int(np.argmax(dist)))
     medians = {
         k: float(np.median([s[k] for s in stats]))
         for k in ("warmth", "luma", "saturation", "texture")
@@ -103,7 +134,7 @@ def choose_anchors(
             "stats": stats[j],
             "tags": tags_for(stats[j], medians),
         }
-        for i, j in enumerate(chosen)
+        for i, j in enumerate(eligible[picked])
     ]
 
 
@@ -266,8 +297,8 @@ def save_previews(generator: Generator, anchors: list[dict], out_dir: Path) -> N
         # variance-preserving blend, like the controller's crossfades
         rows.append(generator(((1 - t) * a + t * b) / torch.sqrt((1 - t) ** 2 + t**2)))
     save_grid(torch.cat(rows), out_dir / "interpolation.png", columns=8)
-    # what the renderer decodes for 16:9 output: anchors centred on a (17, 30) grid
-    wide = np.stack([fit_grid(a.numpy(), hw=(17, 30)) for a in z[:6]])
+    # what the renderer decodes for 16:9 output: anchors centred on the canvas grid
+    wide = np.stack([fit_grid(a.numpy(), hw=CANVAS_HW) for a in z[:6]])
     save_grid(generator(torch.from_numpy(wide)), out_dir / "canvas_16x9.png", columns=2)
 
 

@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 TRACK_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-ANCHOR_STATS = ("luma", "saturation", "warmth", "contrast", "texture", "colourfulness")
+ANCHOR_STATS = ("luma", "saturation", "warmth", "contrast", "texture", "colourfulness", "detail")
 MAX_W, MAX_H = 7680, 4320
 QUALITY: dict[str, dict[str, Any]] = {
     # draft halves the resolution (see _apply_quality), uses the fast encode profile and the
