@@ -17,6 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 
+# decoder.compile "auto" would spend ~10 s compiling the generator and the upscaler in every render
+# a test starts (subprocesses inherit this); tests/test_compile.py compiles on purpose.
+os.environ["NTS_TORCH_COMPILE"] = "0"
+
 
 # Session fixtures that cost a real render: every test using one runs on one worker, so it is made
 # once per run, not once per worker.

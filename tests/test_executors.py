@@ -351,3 +351,17 @@ def test_ray_retries_a_worker_killed_mid_chunk(album, reference, ray_executor, t
     track = render(album, "ray-killed", "--executor", "ray")
     assert_killed_once_and_nothing_redone(folder, track)
     assert_same_output(track, reference)
+
+
+def test_the_model_bundle_carries_the_upscaler(upscaler_model_dir, tmp_path) -> None:
+    """Ray workers get the model as bytes: the learned upscaler must travel with the generator,
+    or every worker's track renderer fails the upscaler's hash check."""
+    from renderer.decode.model_meta import load_model_meta
+    from renderer.decode.upscaler import upscaler_spec
+    from renderer.run.executors.worker import materialise, model_bundle
+
+    bundle = model_bundle(upscaler_model_dir, backend="torch")
+    assert sorted(bundle) == ["generator.safetensors", "meta.json", "upscaler.safetensors"]
+    folder = materialise(bundle, root=tmp_path)
+    spec = upscaler_spec(load_model_meta(folder))  # verifies the sha256
+    assert spec is not None and spec.weights.parent == folder.resolve()

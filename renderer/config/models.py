@@ -222,6 +222,9 @@ class DecoderConfig(Strict):
     # On CUDA (torch backend): frames per batch from free GPU memory instead of batch_size
     # (renderer/decode/device_pipeline.py). No effect on the CPU.
     auto_batch: bool = True
+    # torch.compile for the torch generator and the learned upscaler (renderer/decode/compile.py):
+    # auto = on the CPU where a C++ compiler is found; on; off. Falls back to eager on failure.
+    compile: Literal["auto", "on", "off"] = "auto"
 
 
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",

@@ -34,12 +34,20 @@ def _open_onnx(meta: ModelMeta, *, provider: str, threads: int | None, verify: b
 
 
 def _open_torch(
-    meta: ModelMeta, *, provider: str, threads: int | None, verify: bool, precision: str = "auto"
+    meta: ModelMeta,
+    *,
+    provider: str,
+    threads: int | None,
+    verify: bool,
+    precision: str = "auto",
+    compile: str = "off",
 ):
     from renderer.decode.backends.torch_backend import TorchBackend
 
     path = verify_artefact(meta, "safetensors") if verify else meta.artefact_path("safetensors")
-    return TorchBackend(meta, path, provider=provider, threads=threads, precision=precision)
+    return TorchBackend(
+        meta, path, provider=provider, threads=threads, precision=precision, compile=compile
+    )
 
 
 def _open_cppn(meta: None, *, provider: str, threads: int | None, **_):
@@ -191,12 +199,14 @@ def open_decoder(
     threads: int | None = None,
     verify: bool = True,
     precision: str = "auto",
+    compile: str = "off",
 ) -> Decoder:
     """Open the generator in ``model_dir`` (``meta.json`` + artefacts) with a named backend.
 
     ``provider``: ``"auto"`` (CUDA when it really loads, else CPU), ``"cuda"`` (error if unusable)
     or ``"cpu"``. ``threads``: intra-op threads (``None``: the backend's default). ``precision``
     (torch only): ``"auto"`` (bf16 where the CPU/GPU supports it), ``"fp32"``, ``"bf16"``.
+    ``compile`` (torch only): ``"off"``, ``"auto"`` or ``"on"`` (:mod:`renderer.decode.compile`).
     Raises :class:`ModelError` on a missing/corrupt model or a hash mismatch. ``"cppn"``
     ignores ``model_dir``, ``verify`` and ``precision``.
     """
@@ -210,7 +220,14 @@ def open_decoder(
         impl = opener(None, provider=provider, threads=threads)
         return Decoder(impl, meta=impl.meta, batch_size=batch_size)
     meta = load_model_meta(model_dir)
-    impl = opener(meta, provider=provider, threads=threads, verify=verify, precision=precision)
+    impl = opener(
+        meta,
+        provider=provider,
+        threads=threads,
+        verify=verify,
+        precision=precision,
+        compile=compile,
+    )
     return Decoder(impl, meta=meta, batch_size=batch_size)
 
 

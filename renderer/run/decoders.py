@@ -40,6 +40,7 @@ def open_decoders(config, plans: Sequence) -> dict:
             provider=config.decoder.execution_provider,
             batch_size=config.decoder.batch_size,
             threads=config.decoder.threads,
+            compile=config.decoder.compile,
         )
         for name in names
     }

@@ -79,7 +79,9 @@ class TrackRenderer:
             latent_hw=self.latent_hw,
             markers=plan.markers,
         )
-        upscaler = None if decoder.resolution_free else upscaler_spec(meta)
+        upscaler = (
+            None if decoder.resolution_free else upscaler_spec(meta, compile=config.decoder.compile)
+        )
         self.device = None  # the CUDA path: device_pipeline.DeviceFrames
         if decoder.keeps_frames_on_device:
             from renderer.decode.device_pipeline import DeviceFrames

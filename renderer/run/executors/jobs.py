@@ -82,6 +82,7 @@ class DecoderSpec:
     provider: str = "auto"
     batch_size: int = 8
     threads: int | None = None
+    compile: str = "off"
 
 
 def available_cores() -> int:

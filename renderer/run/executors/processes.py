@@ -74,6 +74,7 @@ class ProcessExecutor:
             provider=config.decoder.execution_provider,
             batch_size=config.decoder.batch_size,
             threads=self.threads,
+            compile=config.decoder.compile,
         )
         self.model_dir = str(Path(model_dir).resolve())
         self.scratch = str(scratch)

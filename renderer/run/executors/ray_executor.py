@@ -91,7 +91,8 @@ class RayExecutor:
         threads = max(1, int(opts.task_cpus))
         self.spec = DecoderSpec(backend=config.model.backend,
                                 provider=config.decoder.execution_provider,
-                                batch_size=config.decoder.batch_size, threads=threads)  # fmt: skip
+                                batch_size=config.decoder.batch_size, threads=threads,
+                                compile=config.decoder.compile)  # fmt: skip
         self.model = ray.put(model_bundle(Path(model_dir), backend=config.model.backend))
         self.task = ray.remote(ray_chunk).options(num_cpus=opts.task_cpus,
                                                   num_gpus=opts.task_gpus,

@@ -37,16 +37,19 @@ ARTEFACT_KIND = {"onnx": "onnx", "torch": "safetensors"}
 
 
 def model_bundle(model_dir: Path, *, backend: str) -> dict[str, bytes]:
-    """``{relative name: bytes}`` of ``meta.json`` and the artefact ``backend`` loads (nothing
-    for a backend that needs no model folder, such as ``cppn``)."""
+    """``{relative name: bytes}`` of ``meta.json``, the artefact ``backend`` loads and the learned
+    upscaler where ``meta.json`` lists one (nothing for a backend that needs no model folder, such
+    as ``cppn``)."""
     from renderer.decode.model_meta import load_model_meta
 
     if backend not in ARTEFACT_KIND:
         return {}
     meta = load_model_meta(model_dir)
-    path = meta.artefact_path(ARTEFACT_KIND[backend])
+    kinds = [ARTEFACT_KIND[backend], *(["upscaler"] if "upscaler" in meta.artefacts else [])]
+    paths = [meta.artefact_path(kind) for kind in kinds]
+    root = Path(model_dir).resolve()
     return {"meta.json": (Path(model_dir) / "meta.json").read_bytes(),
-            str(path.relative_to(Path(model_dir).resolve())): path.read_bytes()}  # fmt: skip
+            **{str(p.relative_to(root)): p.read_bytes() for p in paths}}  # fmt: skip
 
 
 def materialise(bundle: dict[str, bytes], *, root: Path | None = None) -> Path:
@@ -75,7 +78,8 @@ def open_worker_decoder(spec: DecoderSpec, model_dir: Path):
         os.environ.setdefault("OMP_NUM_THREADS", str(spec.threads))
     prepare_render_process()
     return open_decoder(model_dir, backend=spec.backend, provider=spec.provider,
-                        batch_size=spec.batch_size, threads=spec.threads)  # fmt: skip
+                        batch_size=spec.batch_size, threads=spec.threads,
+                        compile=spec.compile)  # fmt: skip
 
 
 class WorkerState:
