@@ -363,3 +363,12 @@ def test_a_stated_beat_grid_is_the_reference_in_trimmed_time(tmp_path):
     tracklist.write_text(json.dumps([{"id": "a", "src": "a.wav", "bpm": 90, "first_beat": -1}]))
     with pytest.raises(ConfigError, match=r"first_beat"):
         load_tracklist(tracklist)
+
+
+@pytest.mark.parametrize(("text", "want"), [("on", "on"), ("off", "off"), ("auto", "auto")])
+def test_decoder_compile_reads_a_bare_yaml_on_off(tmp_path, text, want):
+    """YAML 1.1 turns a bare ``on``/``off`` into a boolean; ``decoder.compile`` takes it as meant."""
+    make_album(tmp_path)
+    path = tmp_path / "render.yaml"
+    path.write_text(f"album: {{tracklist: album/tracklist.json}}\ndecoder:\n  compile: {text}\n")
+    assert load_config(path).decoder.compile == want

@@ -226,6 +226,12 @@ class DecoderConfig(Strict):
     # auto = on the CPU where a C++ compiler is found; on; off. Falls back to eager on failure.
     compile: Literal["auto", "on", "off"] = "auto"
 
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare on/off (and yes/no, true/false) as a boolean
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
 
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                      "slower", "veryslow", "placebo"]  # fmt: skip
