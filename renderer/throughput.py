@@ -11,6 +11,9 @@ output size), encode (pre-made frames piped to FFmpeg, per ``--encode-profiles``
 * ``overlapped`` — decode+upscale in one thread, postfx+write in another (torch, ONNX Runtime and
   OpenCV release the GIL; FFmpeg is a third process);
 * ``ffmpeg-scale`` — overlapped, postfx at native size, FFmpeg's scaler resizes in the encode call;
+* ``learned ×4`` — serial and overlapped again with the renderer's own chain where the model folder
+  has a learned upscaler (``renderer/run/frames.py``: post-fx at the decode size, the ×4 in its
+  ``resample`` effect), the decoder and upscaler compiled per ``--compile`` as ``decoder.compile``;
 * ``passive`` — overlapped again in a child process with ``OMP_WAIT_POLICY=PASSIVE`` (OpenMP
   threads sleep instead of spinning against FFmpeg; must be set before the libraries load).
 
@@ -38,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from renderer.config.models import BACKEND_NAMES, PostFXConfig
+from renderer.decode.compile import COMPILE_MODES
 from renderer.decode.decoder import open_decoder, upscale
 from renderer.decode.model_meta import sha256_file
 from renderer.decode.upscaler import upscaler_spec
@@ -136,11 +140,14 @@ def run_profile(
     out_dir: Path = CACHE,
     threads: int | None = None,
     e2e_only: bool = False,
+    compile: str = "off",
 ) -> dict[str, float]:
     """Measure every stage; returns ``{row name: frames per second}`` (+ ``"_decoder_provider"``)."""
     if backend != "cppn" and not (Path(model_dir) / "meta.json").is_file():
         model_dir = random_model_dir(out_dir / "random-model")
-    decoder = open_decoder(model_dir, backend=backend, batch_size=batch_size, threads=threads)
+    decoder = open_decoder(
+        model_dir, backend=backend, batch_size=batch_size, threads=threads, compile=compile
+    )
     h, w = decoder.latent_hw(resolution)
     native_size = decoder.frame_size(resolution)  # the CPPN renders at the output size itself
     rng = np.random.default_rng(0)
@@ -176,7 +183,9 @@ def run_profile(
         s, batch = item
         out.write(fx.apply(batch, frame_indices=indices(s), out=batch))  # in place
 
-    decode(slices[0])  # warm-up (allocations, oneDNN kernel selection)
+    for s in (slices[0], slices[-1]):  # both batch shapes: a compiled decoder builds each once
+        decode(s)  # warm-up (allocations, oneDNN kernel selection, the compile)
+    spec = None if decoder.resolution_free else upscaler_spec(decoder.meta, compile=compile)
     if not e2e_only:
         native: list[np.ndarray] = []
         result["decode"] = frames / _timed(lambda: native.extend(decode(s) for s in slices))
@@ -187,7 +196,6 @@ def run_profile(
                     upscale(b, size=resolution, method=m, out=ring[0, : len(b)]) for b in native
                 ]
             )
-        spec = None if decoder.resolution_free else upscaler_spec(decoder.meta)
         if spec is not None:  # the renderer's default enlargement where the model has one
             learned = spec.runner().frame
             learned(native[0][0])
@@ -238,9 +246,39 @@ def run_profile(
         ),
         frames,
     )
+    if spec is not None:
+        _renderer_chain_rows(result, spec, writer, decode, slices, native_size, resolution, frames)
     for path in out_dir.glob("*.mp4"):
         path.unlink()  # timing outputs only
     return result
+
+
+def _renderer_chain_rows(result, spec, writer, decode, slices, native_size, resolution, frames):
+    """The e2e rows through the renderer's chain: post-fx at the decode size, enlarged by the
+    learned ×4 in its ``resample`` effect (as ``renderer/run/frames.py`` builds it)."""
+    chain = PostFX(PostFXConfig(), size=native_size, output_size=resolution, seed=0,
+                   track_id="profile", upscaler=spec)  # fmt: skip
+    chain.apply(decode(slices[0]), frame_indices=np.arange(slices[0].start, slices[0].stop))
+    chain.reset()  # the warm-up above compiled the upscaler where asked
+
+    def decode_native(s: slice) -> tuple[slice, np.ndarray]:
+        return s, decode(s)
+
+    def grade_write(out: FrameWriter, item: tuple[slice, np.ndarray]) -> None:
+        s, batch = item
+        out.write(chain.apply(batch, frame_indices=np.arange(s.start, s.stop)))
+
+    result["e2e serial, learned ×4"] = _encode_fps(
+        writer("learned-serial"),
+        lambda out: [grade_write(out, decode_native(s)) for s in slices],
+        frames,
+    )
+    chain.reset()
+    result["e2e overlapped, learned ×4"] = _encode_fps(
+        writer("learned-overlapped"),
+        lambda out: _pipeline([decode_native, lambda it: grade_write(out, it)], slices),
+        frames,
+    )
 
 
 def _passive_child(args: argparse.Namespace) -> dict[str, float]:
@@ -251,7 +289,7 @@ def _passive_child(args: argparse.Namespace) -> dict[str, float]:
         "--model-dir", str(args.model_dir), "--resolution", args.resolution,
         "--frames", str(args.frames), "--backend", args.backend, "--fps", str(args.fps),
         "--batch-size", str(args.batch_size), "--out-dir", str(args.out_dir),
-        "--encode-profiles", args.encode_profiles.split(",")[0],
+        "--encode-profiles", args.encode_profiles.split(",")[0], "--compile", args.compile,
     ]  # fmt: skip
     if args.threads:
         argv += ["--threads", str(args.threads)]
@@ -300,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="decoder batch (default: 8)")
     parser.add_argument("--threads", type=int, default=None, help="decoder intra-op threads")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the encode")
+    parser.add_argument("--compile", choices=COMPILE_MODES, default="auto",
+                        help="torch.compile the decoder and upscaler, as decoder.compile "
+                             "(default: auto)")  # fmt: skip
     parser.add_argument(
         "--encode-profiles", default="youtube", help="comma-separated; first one is used end to end"
     )
@@ -321,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir=args.model_dir, resolution=(width, height), frames=args.frames,
         backend=args.backend, batch_size=args.batch_size, fps=args.fps, out_dir=args.out_dir,
         encode_profiles=tuple(args.encode_profiles.split(",")), threads=args.threads,
-        e2e_only=args.e2e_only,
+        e2e_only=args.e2e_only, compile=args.compile,
     )  # fmt: skip
     if not args.e2e_only and not args.no_passive:
         result.update(_passive_child(args))

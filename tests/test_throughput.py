@@ -28,6 +28,8 @@ def test_profile_times_the_learned_upscaler(upscaler_model_dir, tmp_path):
     result = throughput.run_profile(model_dir=upscaler_model_dir, resolution=(256, 144),
                                     frames=3, batch_size=3, out_dir=tmp_path)  # fmt: skip
     assert result["upscale (learned ×4)"] > 0 and result["upscale (cv2 cubic)"] > 0
+    # end to end through the renderer's own chain too (post-fx at the decode size, then the ×4)
+    assert result["e2e serial, learned ×4"] > 0 and result["e2e overlapped, learned ×4"] > 0
 
 
 def test_profile_json_and_passive_child(tiny_model_dir, tmp_path):
@@ -44,7 +46,7 @@ def test_profile_json_and_passive_child(tiny_model_dir, tmp_path):
     assert all(v > 0 for k, v in result.items() if k.startswith("e2e"))
     args = argparse.Namespace(
         model_dir=tiny_model_dir, resolution="256x144", frames=4, backend="onnx", batch_size=2,
-        encode_profiles="draft", fps=30.0, out_dir=tmp_path, threads=1,
+        encode_profiles="draft", fps=30.0, out_dir=tmp_path, threads=1, compile="off",
     )  # fmt: skip
     passive = throughput._passive_child(args)
     assert set(passive) == {f"{k}, OMP passive" for k in result if k.startswith("e2e")}
