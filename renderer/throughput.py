@@ -181,7 +181,8 @@ def run_profile(
 
     def grade_write(out: FrameWriter, fx: PostFX, item: tuple[slice, np.ndarray]) -> None:
         s, batch = item
-        out.write(fx.apply(batch, frame_indices=indices(s), out=batch))  # in place
+        in_place = batch if fx.output_size == fx.size else None  # the renderer's chain enlarges
+        out.write(fx.apply(batch, frame_indices=indices(s), out=in_place))
 
     for s in (slices[0], slices[-1]):  # both batch shapes: a compiled decoder builds each once
         decode(s)  # warm-up (allocations, oneDNN kernel selection, the compile)
@@ -246,39 +247,28 @@ def run_profile(
         ),
         frames,
     )
-    if spec is not None:
-        _renderer_chain_rows(result, spec, writer, decode, slices, native_size, resolution, frames)
+    if spec is not None:  # the renderer's chain (renderer/run/frames.py): post-fx at the decode
+        # size, enlarged by the learned ×4 in its resample effect
+        chain = PostFX(PostFXConfig(), size=native_size, output_size=resolution, seed=0,
+                       track_id="profile", upscaler=spec)  # fmt: skip
+        chain.apply(decode(slices[0]), frame_indices=indices(slices[0]))  # compiles where asked
+        chain.reset()
+        result["e2e serial, learned ×4"] = _encode_fps(
+            writer("learned-serial"),
+            lambda out: [grade_write(out, chain, (s, decode(s))) for s in slices],
+            frames,
+        )
+        chain.reset()
+        result["e2e overlapped, learned ×4"] = _encode_fps(
+            writer("learned-overlapped"),
+            lambda out: _pipeline(
+                [lambda s: (s, decode(s)), lambda it: grade_write(out, chain, it)], slices
+            ),
+            frames,
+        )
     for path in out_dir.glob("*.mp4"):
         path.unlink()  # timing outputs only
     return result
-
-
-def _renderer_chain_rows(result, spec, writer, decode, slices, native_size, resolution, frames):
-    """The e2e rows through the renderer's chain: post-fx at the decode size, enlarged by the
-    learned ×4 in its ``resample`` effect (as ``renderer/run/frames.py`` builds it)."""
-    chain = PostFX(PostFXConfig(), size=native_size, output_size=resolution, seed=0,
-                   track_id="profile", upscaler=spec)  # fmt: skip
-    chain.apply(decode(slices[0]), frame_indices=np.arange(slices[0].start, slices[0].stop))
-    chain.reset()  # the warm-up above compiled the upscaler where asked
-
-    def decode_native(s: slice) -> tuple[slice, np.ndarray]:
-        return s, decode(s)
-
-    def grade_write(out: FrameWriter, item: tuple[slice, np.ndarray]) -> None:
-        s, batch = item
-        out.write(chain.apply(batch, frame_indices=np.arange(s.start, s.stop)))
-
-    result["e2e serial, learned ×4"] = _encode_fps(
-        writer("learned-serial"),
-        lambda out: [grade_write(out, decode_native(s)) for s in slices],
-        frames,
-    )
-    chain.reset()
-    result["e2e overlapped, learned ×4"] = _encode_fps(
-        writer("learned-overlapped"),
-        lambda out: _pipeline([decode_native, lambda it: grade_write(out, it)], slices),
-        frames,
-    )
 
 
 def _passive_child(args: argparse.Namespace) -> dict[str, float]:

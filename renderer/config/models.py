@@ -230,7 +230,7 @@ class DecoderConfig(Strict):
     @classmethod
     def _yaml_switch(cls, value: Any) -> Any:
         # YAML 1.1 reads a bare on/off (and yes/no, true/false) as a boolean
-        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+        return ("on" if value else "off") if isinstance(value, bool) else value
 
 
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
