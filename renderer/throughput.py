@@ -42,6 +42,7 @@ import numpy as np
 
 from renderer.config.models import BACKEND_NAMES, PostFXConfig
 from renderer.decode.compile import COMPILE_MODES
+from renderer.decode.cpu_features import keep_freed_memory
 from renderer.decode.decoder import open_decoder, upscale
 from renderer.decode.model_meta import sha256_file
 from renderer.decode.upscaler import upscaler_spec
@@ -344,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line")
     add_manners(parser, quiet=False)
     args = parser.parse_args(argv)
+    keep_freed_memory()  # the heap as the render CLIs keep it (their OpenMP policy is a row here)
     try:
         width, height = (int(v) for v in args.resolution.lower().split("x"))
     except ValueError:

@@ -57,20 +57,26 @@ def idle_openmp_threads_sleep() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters (malloc.h)
-MMAP_THRESHOLD = 32 << 20  # glibc's ceiling: blocks up to 32 MiB come from the reusable heap
-TRIM_THRESHOLD = 256 << 20  # free heap kept before it is returned to the system
+# glibc's mallopt() parameters (malloc.h)
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX, M_ARENA_MAX = -1, -2, -4, -8
+TRIM_THRESHOLD = 1 << 30  # free heap kept before it is returned to the system
+TOP_PAD = 64 << 20  # the heap grows by at least this much at a time
 
 
 def keep_freed_memory() -> bool:
-    """Let glibc reuse freed blocks of up to 32 MiB instead of unmapping them (``mallopt``).
+    """Let glibc reuse freed blocks of any size instead of unmapping them (``mallopt``).
 
     By default glibc serves blocks above 128 KiB–32 MiB with ``mmap`` and returns them with
-    ``munmap`` when freed, so the decoder's and the post-effects' per-frame tensors (0.5–25 MB)
-    cost a page fault per 4 KiB every time: 10–12 million faults per 96 1080p frames of
-    ``nts-profile``. Kept on the heap they are reused: decode 9.1–9.6 → 11.8–12.2 frames/s
-    (DEVLOG 2026-12-07, third session). Memory held rises by at most ``TRIM_THRESHOLD``.
-    False where the C library is not glibc (nothing is changed there). Frames do not change.
+    ``munmap`` when freed, so the decoder's and the post-effects' per-frame tensors (0.5–200 MB at
+    a batch of eight 272×480 decodes) cost a page fault per 4 KiB every time. Raising the mmap
+    threshold to its 32 MiB ceiling (DEVLOG 2026-12-07, third session) left every larger block and
+    every block of another thread's arena (the decode thread's; an arena heap holds at most
+    64 MiB) mapped afresh: 8 million faults per ``nts-profile`` run. So: no ``mmap`` for blocks
+    (``M_MMAP_MAX`` 0), one arena for all threads (``M_ARENA_MAX`` 1: the main heap, which grows
+    without a size limit), freed heap kept up to ``TRIM_THRESHOLD``: 0.8 million faults, 12 % less
+    CPU and a lower peak RSS (DEVLOG 2026-12-08). Must run before other threads allocate (the
+    render CLIs call it first thing). False where the C library is not glibc (nothing is changed
+    there). Frames do not change.
     """
     name = ctypes.util.find_library("c")
     try:
@@ -78,9 +84,9 @@ def keep_freed_memory() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS, Windows)
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    )
+    settings = ((M_MMAP_MAX, 0), (M_ARENA_MAX, 1), (M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+                (M_TOP_PAD, TOP_PAD))  # fmt: skip
+    return all([bool(mallopt(param, value)) for param, value in settings])
 
 
 def prepare_render_process() -> None:
