@@ -79,3 +79,36 @@ def test_video_encode_benchmark_scores_each_preset_against_its_source(tmp_path, 
         assert wall > 0 and cpu >= 0 and 0.5 < ssim <= 1.0 and psnr > 20
     # the same frames through another preset: the score is of that encode, not a constant
     assert rows["ultrafast"][3:] != rows["veryfast"][3:]
+
+
+def busy_1080p(n: int) -> np.ndarray:
+    """Moving noise over blocks at 1080p: enough detail that the YouTube bitrate's VBV works."""
+    rng = np.random.default_rng(3)
+    blocks = rng.integers(0, 256, (1080 // 8, 1920 // 8, 3), dtype=np.uint8)
+    base = blocks.repeat(8, 0).repeat(8, 1)
+    noise = rng.integers(0, 64, (1080, 1920 + 4 * n, 3), dtype=np.uint8)
+    return np.stack([base + noise[:, 4 * i : 4 * i + 1920] for i in range(n)])
+
+
+def test_youtube_segments_repeat_byte_for_byte_at_1080p(tmp_path):
+    """x264's VBV with several threads (frame or slice) made identical frames encode to
+    different files at 1080p; the default writer (no ``threads`` given) encodes them in one
+    thread, so every run gives the same bytes."""
+    frames = busy_1080p(30)
+    digests = set()
+    for run in range(3):
+        path = tmp_path / f"run{run}.mp4"
+        with FrameWriter(path, fps=FPS, size=(1920, 1080), profile="youtube") as writer:
+            writer.write(frames)
+        digests.add(path.read_bytes())
+    assert len(digests) == 1
+
+
+def test_x264_vbv_runs_in_one_thread_unless_threads_are_chosen():
+    youtube = get_profile("youtube")
+    args = youtube.video_args(width=1920, height=1080, fps=FPS, threads=4)
+    assert args[args.index("-threads") + 1] == "1" and "sliced-threads=1" not in args
+    fast = youtube.video_args(width=1920, height=1080, fps=FPS, threads=16, repeatable=False)
+    assert fast[fast.index("-threads") + 1] == "16" and "sliced-threads=1" in fast
+    crf = get_profile("master").video_args(width=1920, height=1080, fps=FPS, threads=4)
+    assert crf[crf.index("-threads") + 1] == "4"  # CRF without a VBV repeats with threads

@@ -58,6 +58,9 @@ class FrameWriter:
 
     ``size`` is the output ``(W, H)``. Frames arrive at ``input_size`` (default: ``size``); when the
     two differ FFmpeg's scaler resizes in the encode call (``scale_flags``, e.g. ``"bicubic"``).
+    ``threads`` left out: :data:`DEFAULT_THREADS`, except that x264 with a VBV (the ``youtube``
+    profile) runs in one thread, the only way its bytes repeat from run to run; a count given is
+    used as it is (the GPU box's libx264 fallback, ``encode.threads``), repeatable or not.
     ``segment=True`` writes a bit-exact video-only segment for :func:`concat_and_mux`;
     ``segment=False`` a standalone video-only file (``+faststart`` where the profile asks for it).
     """
@@ -87,6 +90,7 @@ class FrameWriter:
         self.argv = self._build_argv(
             ffmpeg=find_ffmpeg(ffmpeg_path),
             threads=threads or DEFAULT_THREADS,
+            repeatable=threads is None,
             segment=segment,
             preset=preset,
             scale_flags=scale_flags,
@@ -95,7 +99,14 @@ class FrameWriter:
         self._drain: StderrDrain | None = None
 
     def _build_argv(
-        self, *, ffmpeg: str, threads: int, segment: bool, preset: str | None, scale_flags: str
+        self,
+        *,
+        ffmpeg: str,
+        threads: int,
+        repeatable: bool,
+        segment: bool,
+        preset: str | None,
+        scale_flags: str,
     ) -> list[str]:
         in_w, in_h = self.input_size
         out_w, out_h = self.size
@@ -123,7 +134,8 @@ class FrameWriter:
             "-an",                               # video only; audio is muxed once per track
             "-vf", vf,
             *self.profile.video_args(
-                width=out_w, height=out_h, fps=self.fps, threads=threads, preset=preset
+                width=out_w, height=out_h, fps=self.fps, threads=threads, preset=preset,
+                repeatable=repeatable,
             ),
         ]  # fmt: skip
         if segment:

@@ -103,13 +103,24 @@ class EncodeProfile:
         threads: int,
         preset: str | None = None,
         bitexact: bool = True,
+        repeatable: bool = True,
     ) -> list[str]:
         """Encoder options for one video stream (after the input, before the output path).
 
         ``bitexact`` drops the encoder's version string from the bitstream so equal frames give
-        equal bytes across builds that share the encoder.
+        equal bytes across builds that share the encoder. ``repeatable`` keeps the bytes equal
+        from run to run where the encoder needs fewer threads for it: x264 with a VBV (``abr``
+        profiles) then runs in one thread.
         """
         gop = gop_size(fps)
+        if self.video_codec == "libx264" and self.abr and repeatable:
+            # x264's VBV rate control reads how far the other threads have got, so with more
+            # than one thread, frame or slice, identical frames can encode to different files (at
+            # 1080p: 2 distinct files from 5 runs with 2 slice threads, 5 from 5 with a lookahead
+            # thread; one from 5 with one thread, and from 5 with CRF and slice threads). On a
+            # CPU render one thread also costs less CPU: the decoder keeps every core busy, and
+            # x264 superfast in one thread encodes 1080p faster than the frames arrive.
+            threads = 1
         # One -flags option (a later -flags would replace, not extend, this one).
         flags = "+cgop+bitexact" if bitexact else "+cgop"
         args = ["-c:v", self.video_codec, "-threads", str(threads)]
@@ -154,10 +165,11 @@ class EncodeProfile:
                 "-maxrate", f"{round(kbps * 1.5)}k",   # room for busy passages …
                 "-bufsize", f"{kbps * 2}k",            # … over a two-second VBV window
             ]  # fmt: skip
-            if self.video_codec == "libx264":
+            if self.video_codec == "libx264" and threads > 1:
                 # x264's VBV with *frame* threads depends on thread timing (measured: 3 different
-                # files from 3 identical runs); slice threads keep the bytes repeatable for ≈10 %
-                # less speed (24.7 vs 27.4 fps at 1080p veryfast on 2 cores, Zen 4).
+                # files from 3 identical runs); slice threads vary less (24.7 vs 27.4 fps at 1080p
+                # veryfast on 2 cores, Zen 4) but not never: 2 different files from 5 runs at
+                # 1080p (DEVLOG 2026-12-08). Only one thread repeats (``repeatable``).
                 args += ["-x264-params", "sliced-threads=1"]
         elif self.crf is not None and self.video_codec == NVENC:
             args += ["-cq", f"{self.crf:g}", "-b:v", "0"]  # constant quality, CRF's scale
