@@ -79,6 +79,24 @@ def test_the_render_cli_sets_the_wait_policy_before_the_decoder_loads(repo_root)
     assert out.stdout.split()[-2:] == ["PASSIVE", "False"]
 
 
+def probe_faults(probe: str, repo_root, *args: str) -> dict[str, int]:
+    """Minor page faults ``probe`` prints (its last word), run in a fresh interpreter with glibc's
+    defaults (``default``) and with ``keep_freed_memory`` (``keep``: the probe's ``argv[1]``)."""
+    return {
+        mode: int(
+            subprocess.run(
+                [sys.executable, "-c", probe, mode, *args],
+                cwd=repo_root,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            ).stdout.split()[-1]
+        )  # fmt: skip
+        for mode in ("default", "keep")
+    }
+
+
 def test_freed_decoder_buffers_are_reused_not_faulted_in_again(repo_root, tiny_model_dir) -> None:
     """The torch decoder frees and allocates megabyte tensors on every call. With glibc's defaults
     they go back to the system and come back page by page; with ``keep_freed_memory`` the heap
@@ -101,19 +119,7 @@ def test_freed_decoder_buffers_are_reused_not_faulted_in_again(repo_root, tiny_m
         "    dec.decode(z)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
     )
-    faults = {
-        mode: int(
-            subprocess.run(
-                [sys.executable, "-c", probe, mode, str(tiny_model_dir)],
-                cwd=repo_root,
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            ).stdout.split()[-1]
-        )  # fmt: skip
-        for mode in ("default", "keep")
-    }
+    faults = probe_faults(probe, repo_root, str(tiny_model_dir))
     assert faults["keep"] < faults["default"] / 2, faults
 
 
@@ -142,18 +148,6 @@ def test_large_blocks_freed_in_another_thread_are_reused(repo_root) -> None:
         "t.start(); t.join()\n"
         "print(out[0])\n"
     )
-    faults = {
-        mode: int(
-            subprocess.run(
-                [sys.executable, "-c", probe, mode],
-                cwd=repo_root,
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            ).stdout.split()[-1]
-        )  # fmt: skip
-        for mode in ("default", "keep")
-    }
+    faults = probe_faults(probe, repo_root)
     assert faults["default"] > 10 * 8000, faults  # each block faulted in page by page
     assert faults["keep"] < faults["default"] / 100, faults
