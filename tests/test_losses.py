@@ -1,4 +1,4 @@
-"""GAN objectives on known logits and a linear discriminator, and the colour regulariser."""
+"""GAN objectives on known logits and a linear discriminator, and the colour and detail regularisers."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from training.losses import (
+    band_energy,
     colour_regulariser,
     colour_stats,
     d_logistic,
+    detail_regulariser,
     g_nonsaturating,
     r1_penalty,
 )
@@ -106,3 +108,30 @@ def test_colour_regulariser() -> None:
     assert target.grad is None and fake.grad.abs().sum() > 0
     step = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
     assert colour_regulariser(step, real).item() < loss.item()
+
+
+def test_band_energy_sees_a_blur_octave_by_octave() -> None:
+    torch.manual_seed(4)
+    sharp = torch.rand(3, 3, 32, 32) * 2 - 1
+    soft = torch.nn.functional.avg_pool2d(sharp, 3, stride=1, padding=1, count_include_pad=False)
+    e_sharp, e_soft = band_energy(sharp), band_energy(soft)
+    assert e_sharp.shape == (6,)  # two octaves × three channels
+    assert (e_soft < e_sharp).all()
+    # a box blur removes most of the finest octave and less of the next
+    assert (e_soft[:3] / e_sharp[:3]).max() < (e_soft[3:] / e_sharp[3:]).min()
+
+
+def test_detail_regulariser_pulls_the_fakes_detail_to_the_reals() -> None:
+    torch.manual_seed(5)
+    real = torch.rand(4, 3, 32, 32) * 2 - 1
+    assert detail_regulariser(real, real).item() == 0
+    assert detail_regulariser(real * 0.5, real).item() == pytest.approx(
+        math.log(0.5) ** 2, rel=1e-2
+    )
+    fake = (real * 0.5).requires_grad_(True)
+    target = real.clone().requires_grad_(True)
+    loss = detail_regulariser(fake, target)
+    loss.backward()
+    assert target.grad is None and fake.grad.abs().sum() > 0
+    step = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
+    assert detail_regulariser(step, real).item() < loss.item()

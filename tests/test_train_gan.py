@@ -94,6 +94,7 @@ def test_losses_finite_and_r1_on_its_interval(trained) -> None:
     for h in history:
         assert all(np.isfinite(v) for v in h.values())
         assert (h["r1"] > 0) == (h["iteration"] % 2 == 0)  # lazy: only every r1_interval
+        assert h["detail"] == 0  # off unless detail_weight is set
     assert int(module.iteration) == 4
 
 
@@ -208,6 +209,40 @@ def test_evaluate_writes_swd_table(trained, tiny_images, tmp_path) -> None:
     assert all("edge_px" in row for row in table.values())
 
 
+def test_evaluate_against_fresh_images(trained, tmp_path, capsys) -> None:
+    from training.evaluate import fresh_images
+    from training.evaluate import main as evaluate
+    from training.procedural import generate
+    from training.prompts import PROMPTS_PATH, build_jobs, load_prompts
+
+    _, out = trained
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file\na.png\nb.png\nc.png\n")  # a three-image dataset
+    path = tmp_path / "table.json"
+    args = ["--checkpoint", str(out / "checkpoints" / "last.ckpt"), "--manifest", str(manifest),
+            "--fresh", "8", "--sizes", "32", "--seeds", "2", "--out", str(path)]  # fmt: skip
+    assert evaluate(args) == 0
+    result = json.loads(path.read_text())
+    assert result["fresh"] == {"images": 8, "first_job": 3}
+    assert result["spread"]["32px"]["seeds"] == 2
+    assert result["32px"]["real_vs_real"]["swd_mean"] < result["32px"]["untrained_g"]["swd_mean"]
+    # the fresh images are the jobs that follow the dataset's, not any of its own
+    jobs = build_jobs(load_prompts(PROMPTS_PATH), 5)
+    images = fresh_images(2, after=3, size=64)
+    assert images.shape == (2, 64, 64, 3)
+    for image, job in zip(images, jobs[3:], strict=True):
+        assert np.array_equal(image, generate(job.bucket, job.seed, size=64))
+    assert not np.array_equal(fresh_images(1, after=0, size=64)[0], images[0])
+    with pytest.raises(SystemExit):
+        evaluate([*args[:4], "--fresh", "7"])
+    assert "--fresh must be an even count" in capsys.readouterr().err
+    missing = tmp_path / "none.csv"
+    assert (
+        evaluate([*args[:2], "--manifest", str(missing), "--fresh", "8", "--out", str(path)]) == 2
+    )
+    assert str(missing) in capsys.readouterr().err
+
+
 def test_edge_px_reads_a_generators_softness() -> None:
     import torch.nn.functional as F
 
@@ -250,7 +285,8 @@ AUG_G = {**TINY_G, "upsample": "bilinear", "stem_blocks": 1}
 def trained_aug(tiny_images, tmp_path_factory):
     out = tmp_path_factory.mktemp("run_aug")
     cfg = tiny_config(tiny_images, out, diffaug="color,translation,cutout", generator=AUG_G,
-                      max_iterations=3, precision="bf16-mixed", channels_last=True)  # fmt: skip
+                      max_iterations=3, precision="bf16-mixed", channels_last=True,
+                      detail_weight=1.0)  # fmt: skip
     return tg.train(cfg, progress=False), out
 
 
@@ -258,11 +294,13 @@ def test_diffaug_run_trains_and_resumes(trained_aug, tiny_images) -> None:
     module, out = trained_aug
     assert [h["iteration"] for h in module.history] == [0, 1, 2]
     assert all(np.isfinite(v) for h in module.history for v in h.values())
+    assert all(h["detail"] > 0 for h in module.history)  # the detail regulariser is on here
     generator, info = load_ema_generator(out / "checkpoints" / "last.ckpt")
     assert generator.config.upsample == "bilinear" and generator.config.stem_blocks == 1
     assert info["diffaug"] == "color,translation,cutout" and info["iterations"] == 3
     cfg = tiny_config(tiny_images, out, diffaug="color,translation,cutout", generator=AUG_G,
-                      max_iterations=4, precision="bf16-mixed", channels_last=True)  # fmt: skip
+                      max_iterations=4, precision="bf16-mixed", channels_last=True,
+                      detail_weight=1.0)  # fmt: skip
     resumed = tg.train(cfg, resume=True, progress=False)
     assert int(resumed.iteration) == 4 and [h["iteration"] for h in resumed.history] == [3]
     assert resumed.G.stem.weight.is_contiguous(memory_format=torch.channels_last)

@@ -13,6 +13,12 @@ between two training runs. ``--seeds K`` (default 5) repeats the table with seed
 adds their spread under ``"spread"``: per row the mean, min and max of ``swd_mean``, and the
 ratio of the trained generator's mean to the real-vs-real floor's, the figure the bars compare.
 
+``--fresh N`` measures against ``N`` images the training never saw instead: the procedural jobs
+that follow the dataset's own (``training/prompts.build_jobs`` extends a job list without changing
+its first jobs), so they come from the training distribution, bucket-balanced, and are the same
+on every machine. Half of them are the held-out set and half the real-vs-real reference, at every
+size, so the table rests on N/2 images per set rather than 32 (``--fresh 512``: 256).
+
 The checkpoint is loaded with ``weights_only=True`` (``checkpoint_io.load_checkpoint``): a file
 that needs arbitrary unpickling is refused with an error naming it.
 """
@@ -45,6 +51,16 @@ def edge_px(images: torch.Tensor) -> float | None:
     widths = np.array([edge_width(grey_of(im.permute(1, 2, 0).numpy())) for im in pixels])
     widths = widths[~np.isnan(widths)]
     return round(float(np.median(widths)), 2) if widths.size else None
+
+
+def fresh_images(count: int, *, after: int, size: int = 256) -> np.ndarray:
+    """``[count, size, size, 3]`` uint8: jobs ``after … after + count − 1`` of the dataset's job
+    list (``after`` = the dataset's image count), generated in memory."""
+    from training.procedural import generate
+    from training.prompts import PROMPTS_PATH, build_jobs, load_prompts
+
+    jobs = build_jobs(load_prompts(PROMPTS_PATH), after + count)[after:]
+    return np.stack([generate(job.bucket, job.seed, size=size) for job in jobs])
 
 
 def _colour(images: torch.Tensor) -> dict:
@@ -114,10 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=int, default=64)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--seeds", type=int, default=5, help="tables to average (seeds 0…K-1)")
+    parser.add_argument("--fresh", type=int, default=0, metavar="N",
+                        help="measure against N new images from the dataset's generator (half "
+                             "held out, half reference) instead of the manifest's first images")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: beside run)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, not {args.seeds}")
+    if args.fresh < 0 or args.fresh % 2:
+        parser.error(f"--fresh must be an even count of images, not {args.fresh}")
     try:
         trained, info = load_ema_generator(args.checkpoint)
     except (CheckpointConfigError, UnsafeCheckpointError, OSError) as exc:
@@ -126,17 +147,34 @@ def main(argv: list[str] | None = None) -> int:
     with torch.random.fork_rng(devices=[]):  # the run's initial weights (train seeds G first)
         torch.manual_seed(int(info.get("seed", 7)))
         untrained = Generator(trained.config)
-    images = load_images(args.data, manifest=args.manifest, limit=2 * args.holdout)
     result = {"iterations": info.get("iterations"), "spread": {}}
+    if args.fresh:
+        try:  # the dataset's jobs are 0 … rows − 1; the fresh ones follow
+            after = len(args.manifest.read_text().splitlines()) - 1
+        except OSError as exc:
+            print(
+                f"error: {args.manifest}: cannot count the dataset's images ({exc})",
+                file=sys.stderr,
+            )
+            return 2
+        images = fresh_images(args.fresh, after=after)
+        parts = (images[: args.fresh // 2], images[args.fresh // 2 :])
+        result["fresh"] = {"images": args.fresh, "first_job": after}
+    else:
+        images = load_images(args.data, manifest=args.manifest, limit=2 * args.holdout)
+        parts = (images[: args.holdout], images[args.holdout :])
     for size in args.sizes:
         crops = [
             torch.stack([ds[i] for i in range(len(ds))])
             for ds in (
                 ImageFolderDataset("", images=part, size=images.shape[1], crop=size, augment=False)
-                for part in (images[: args.holdout], images[args.holdout :])
+                for part in parts
             )
         ]
-        n = args.holdout if size <= 64 else min(args.holdout, 32)  # 256² decodes are costly
+        if args.fresh:
+            n = args.fresh // 2
+        else:
+            n = args.holdout if size <= 64 else min(args.holdout, 32)  # 256² decodes are costly
         tables = [
             swd_table(trained, untrained, holdout=crops[0][:n], reference=crops[1][:n], seed=seed)
             for seed in range(args.seeds)

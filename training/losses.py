@@ -1,4 +1,4 @@
-"""GAN objectives: non-saturating logistic loss, lazy R1, colour-statistics regulariser."""
+"""GAN objectives: non-saturating logistic loss, lazy R1, colour-statistics and detail regularisers."""
 
 from __future__ import annotations
 
@@ -42,3 +42,23 @@ def colour_stats(images: torch.Tensor) -> torch.Tensor:
 def colour_regulariser(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """L1 between fake and real batch colour statistics (chroma alignment + saturation)."""
     return (colour_stats(fake) - colour_stats(real).detach()).abs().sum()
+
+
+def band_energy(images: torch.Tensor, levels: int = 2) -> torch.Tensor:
+    """Per-colour-channel standard deviation of the ``levels`` finest Laplacian-pyramid bands
+    (the band-pass levels of :func:`training.metrics.laplacian_pyramid`, finest first) of a
+    batch in [-1, 1]: ``[levels · 3]``. How much detail a set of images has at each octave."""
+    from training.metrics import laplacian_pyramid
+
+    bands = laplacian_pyramid(images.float(), levels + 1)[:levels]
+    return torch.cat([band.std(dim=(0, 2, 3)) for band in bands])
+
+
+def detail_regulariser(fake: torch.Tensor, real: torch.Tensor, levels: int = 2) -> torch.Tensor:
+    """Mean squared log-ratio of fake to real :func:`band_energy`. The cpu4 generator's finest
+    octave at 256² holds 70 % of the training images' energy (its last bilinear stage smooths it),
+    which the adversarial loss alone did not close in 40,000 iterations; this pulls the energy of
+    each octave to the data's without prescribing where the detail goes."""
+    eps = 1e-4
+    target = torch.log(band_energy(real, levels).detach() + eps)
+    return (torch.log(band_energy(fake, levels) + eps) - target).pow(2).mean()

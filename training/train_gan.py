@@ -3,7 +3,8 @@
 ``python training/train_gan.py --config training/configs/cpu.yaml [--resume]``
 
 Objective (spec §5.2): non-saturating logistic loss, lazy R1 (γ every ``r1_interval`` steps, scaled
-by the interval), colour-statistics regulariser, AdamW(β=(0.5, 0.999)), cosine LR, EMA of G.
+by the interval), colour-statistics regulariser (and, with ``detail_weight``, the detail
+regulariser), AdamW(β=(0.5, 0.999)), cosine LR, EMA of G.
 Every ``sample_every`` iterations it writes a fixed-noise grid and an interpolation sweep from the
 EMA generator and logs SWD (Laplacian-pyramid patches) against a held-out real batch to
 ``metrics.csv``. ``--resume`` continues from ``<out>/checkpoints/last.ckpt``.
@@ -42,6 +43,7 @@ from training.losses import (
     colour_regulariser,
     colour_stats,
     d_logistic,
+    detail_regulariser,
     g_nonsaturating,
     r1_penalty,
 )
@@ -68,6 +70,7 @@ class TrainConfig:
     r1_gamma: float = 10.0
     r1_interval: int = 16  # lazy R1: every N iterations, scaled by N
     colour_weight: float = 0.5
+    detail_weight: float = 0.0  # losses.detail_regulariser: each octave's energy to the data's
     ema_decay: float = 0.999
     ema_warmup: int = 200  # EMA ramps in over the first iterations
     max_iterations: int = 4000  # the cosine schedule ends here (LR 0)
@@ -198,15 +201,16 @@ class GANModule(pl.LightningModule):
         fake = self.G(self.sample_z(real.shape[0], it=it, stream=1))
         g_adv = g_nonsaturating(self.D(self.augment(fake, it=it, stream=2)))
         colour = colour_regulariser(fake, real)
+        detail = detail_regulariser(fake, real) if cfg.detail_weight else torch.zeros(())
         opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(g_adv + cfg.colour_weight * colour)
+        self.manual_backward(g_adv + cfg.colour_weight * colour + cfg.detail_weight * detail)
         opt_g.step()
         for sched in self.lr_schedulers():
             sched.step()
         self._update_ema(it)
         self.iteration += 1
         losses = {"d": d_loss.detach(), "g": g_adv.detach(), "colour": colour.detach(),
-                  "r1": r1.detach()}  # fmt: skip
+                  "detail": detail.detach(), "r1": r1.detach()}  # fmt: skip
         self.history.append({"iteration": it, **{k: float(v) for k, v in losses.items()}})
         self.log_dict(losses, prog_bar=True, on_step=True)
 
