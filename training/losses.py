@@ -56,9 +56,9 @@ def band_energy(images: torch.Tensor, levels: int = 2) -> torch.Tensor:
 
 def detail_regulariser(fake: torch.Tensor, real: torch.Tensor, levels: int = 2) -> torch.Tensor:
     """Mean squared log-ratio of fake to real :func:`band_energy`. The cpu4 generator's finest
-    octave at 256² holds 70 % of the training images' energy (its last bilinear stage smooths it),
-    which the adversarial loss alone did not close in 40,000 iterations; this pulls the energy of
-    each octave to the data's without prescribing where the detail goes."""
+    octave at 256² holds two thirds of the training images' energy (its last bilinear stage
+    smooths it), which the adversarial loss alone did not close in 40,000 iterations; this pulls
+    the energy of each octave to the data's without prescribing where the detail goes."""
     eps = 1e-4
     target = torch.log(band_energy(real, levels).detach() + eps)
     return (torch.log(band_energy(fake, levels) + eps) - target).pow(2).mean()
