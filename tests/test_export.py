@@ -128,7 +128,8 @@ def test_cli_exports_a_checkpoint_with_the_new_generator_options(
     export runs untraced by coverage (:func:`conftest.untraced`)."""
     monkeypatch.setattr(torch.onnx, "export", untraced(torch.onnx.export))
     torch.manual_seed(0)
-    config = {"channels": [16, 8, 8, 8, 8], "groups": 4, "upsample": "bilinear", "stem_blocks": 1}
+    config = {"channels": [16, 8, 8, 8, 8], "groups": 4, "upsample": "bilinear", "stem_blocks": 1,
+              "detail_gain": 0.5}  # fmt: skip
     generator = build_generator(config).eval()
     ckpt_dir = tmp_path / "run" / "checkpoints"
     ckpt_dir.mkdir(parents=True)
@@ -153,6 +154,7 @@ def test_cli_exports_a_checkpoint_with_the_new_generator_options(
     assert (
         meta.generator_config["upsample"] == "bilinear"
         and meta.generator_config["stem_blocks"] == 1
+        and meta.generator_config["detail_gain"] == 0.5
     )
     assert (out / "samples.png").is_file() and (out / "interpolation.png").is_file()
     assert Image.open(out / "canvas_16x9.png").size[0] > Image.open(out / "canvas_16x9.png").size[1]

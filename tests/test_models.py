@@ -212,3 +212,31 @@ def test_reflect_padding_gives_the_edges_no_cue() -> None:
     )
     with pytest.raises(ValueError, match="padding_mode must be one of"):
         GeneratorConfig(padding_mode="circular")
+
+
+def test_detail_stage_restores_the_finest_octave_and_adds_no_weights() -> None:
+    from renderer.decode.generator import DetailStage
+    from training.losses import band_energy
+
+    torch.manual_seed(6)
+    plain = build_generator({**TINY, "upsample": "bilinear"}).eval()
+    sharp = build_generator({**TINY, "upsample": "bilinear", "detail_gain": 0.75}).eval()
+    assert sharp.state_dict().keys() == plain.state_dict().keys()  # weightless: checkpoints load
+    sharp.load_state_dict(plain.state_dict())
+    assert plain.detail is None and "gain=0.75" in repr(sharp.detail)
+    z = torch.randn(2, 8, 4, 4)
+    with torch.no_grad():
+        y, y_sharp = plain(z), sharp(z)
+    # y + g·(y − B y), clamped: the same picture, with more energy in the finest octave
+    assert y_sharp.abs().max() <= 1.0
+    energy, energy_sharp = band_energy(y), band_energy(y_sharp)
+    assert (energy_sharp[:3] > 1.2 * energy[:3]).all()
+    assert (y_sharp - y).abs().mean() < 0.25 * y.abs().mean()
+    # flat areas and linear ramps pass unchanged (the kernel sums to 1 and is symmetric)
+    ramp = torch.linspace(-0.5, 0.5, 16).expand(1, 3, 16, 16).contiguous()
+    torch.testing.assert_close(DetailStage(1.0)(ramp)[..., 2:-2], ramp[..., 2:-2])
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    torch.testing.assert_close(DetailStage(1.0)(flat), flat)
+    assert GeneratorConfig.from_dict(sharp.config.to_dict()).detail_gain == 0.75
+    with pytest.raises(ValueError, match="detail_gain"):
+        GeneratorConfig(detail_gain=-0.1)

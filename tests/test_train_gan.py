@@ -236,11 +236,29 @@ def test_evaluate_against_fresh_images(trained, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         evaluate([*args[:4], "--fresh", "7"])
     assert "--fresh must be an even count" in capsys.readouterr().err
+    assert evaluate([*args[:4], "--fresh", "8", "--fresh-from", "2"]) == 2
+    assert "are " + str(manifest) + "'s own training images" in capsys.readouterr().err
     missing = tmp_path / "none.csv"
     assert (
         evaluate([*args[:2], "--manifest", str(missing), "--fresh", "8", "--out", str(path)]) == 2
     )
     assert str(missing) in capsys.readouterr().err
+
+
+def test_a_checkpoint_loads_with_another_detail_gain(trained, capsys) -> None:
+    from training.evaluate import main as evaluate
+
+    _, out = trained
+    ckpt = out / "checkpoints" / "last.ckpt"
+    plain, _ = load_ema_generator(ckpt)
+    sharp, info = load_ema_generator(ckpt, detail_gain=0.5)
+    assert plain.detail is None and sharp.detail.gain == 0.5
+    assert info["generator"]["detail_gain"] == 0.5  # what export writes to meta.json
+    z = torch.randn(1, 8, 2, 2)
+    with torch.no_grad():  # the same weights under the filter
+        torch.testing.assert_close(sharp(z), sharp.detail(plain(z)))
+    assert evaluate(["--checkpoint", str(ckpt), "--detail-gain", "-1"]) == 2
+    assert "detail_gain must be in [0, 2]" in capsys.readouterr().err
 
 
 def test_edge_px_reads_a_generators_softness() -> None:

@@ -4,6 +4,7 @@ cannot run code; and the EMA generator out of one (for ``evaluate.py`` and ``exp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -78,15 +79,23 @@ def run_config_path(checkpoint: Path) -> Path | None:
     return next((path for path in config_candidates(checkpoint) if path.is_file()), None)
 
 
-def load_ema_generator(checkpoint: Path) -> tuple[Generator, dict]:
+def load_ema_generator(
+    checkpoint: Path, *, detail_gain: float | None = None
+) -> tuple[Generator, dict]:
     """EMA generator + training info from a Lightning checkpoint, loaded safely
-    (:func:`load_checkpoint`); the generator's shape comes from :func:`run_config_path`."""
+    (:func:`load_checkpoint`); the generator's shape comes from :func:`run_config_path`.
+    ``detail_gain`` replaces the config's (the weightless output filter, ``DetailStage``), so a
+    generator trained without one can be measured and exported with one; ``info["generator"]``
+    then records the gain it was loaded with."""
     params = load_checkpoint(checkpoint)["state_dict"]
     cfg_path = run_config_path(checkpoint)
     info = json.loads(cfg_path.read_text()) if cfg_path else {}
     gcfg = (
         GeneratorConfig.from_dict(info["generator"]) if info.get("generator") else GeneratorConfig()
     )
+    if detail_gain is not None:
+        gcfg = dataclasses.replace(gcfg, detail_gain=float(detail_gain))
+        info["generator"] = gcfg.to_dict()
     g = Generator(gcfg)
     ema = {k[len("G_ema.") :]: v for k, v in params.items() if k.startswith("G_ema.")}
     try:

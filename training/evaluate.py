@@ -130,18 +130,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=int, default=64)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--seeds", type=int, default=5, help="tables to average (seeds 0…K-1)")
-    parser.add_argument("--fresh", type=int, default=0, metavar="N",
-                        help="measure against N new images from the dataset's generator (half "
-                             "held out, half reference) instead of the manifest's first images")  # fmt: skip
+    parser.add_argument(
+        "--fresh",
+        type=int,
+        default=0,
+        metavar="N",
+        help="measure against N new images from the dataset's generator (half "
+        "held out, half reference) instead of the manifest's first images",
+    )
+    parser.add_argument("--fresh-from", type=int, default=None, metavar="J",
+                        help="first job of the --fresh images (default: the dataset's image count; "
+                             "a later J gives a second, disjoint set)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: beside run)")
+    parser.add_argument("--detail-gain", type=float, default=None, metavar="G",
+                        help="the generator's output detail filter gain (default: the run's own)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, not {args.seeds}")
     if args.fresh < 0 or args.fresh % 2:
         parser.error(f"--fresh must be an even count of images, not {args.fresh}")
     try:
-        trained, info = load_ema_generator(args.checkpoint)
-    except (CheckpointConfigError, UnsafeCheckpointError, OSError) as exc:
+        trained, info = load_ema_generator(args.checkpoint, detail_gain=args.detail_gain)
+    except (CheckpointConfigError, UnsafeCheckpointError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with torch.random.fork_rng(devices=[]):  # the run's initial weights (train seeds G first)
@@ -150,12 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     result = {"iterations": info.get("iterations"), "spread": {}}
     if args.fresh:
         try:  # the dataset's jobs are 0 … rows − 1; the fresh ones follow
-            after = len(args.manifest.read_text().splitlines()) - 1
+            dataset = len(args.manifest.read_text().splitlines()) - 1
         except OSError as exc:
             print(
                 f"error: {args.manifest}: cannot count the dataset's images ({exc})",
                 file=sys.stderr,
             )
+            return 2
+        after = dataset if args.fresh_from is None else args.fresh_from
+        if after < dataset:
+            print(f"error: --fresh-from {after}: jobs below {dataset} are {args.manifest}'s own "
+                  "training images", file=sys.stderr)  # fmt: skip
             return 2
         images = fresh_images(args.fresh, after=after)
         parts = (images[: args.fresh // 2], images[args.fresh // 2 :])

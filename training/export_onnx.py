@@ -320,10 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--validation", type=Path, default=None, help="swd_table.json (training/evaluate.py)"
     )
+    parser.add_argument("--detail-gain", type=float, default=None, metavar="G",
+                        help="the generator's output detail filter gain (default: the run's own)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        generator, info = load_ema_generator(args.checkpoint)
-    except (CheckpointConfigError, UnsafeCheckpointError, OSError) as exc:
+        generator, info = load_ema_generator(args.checkpoint, detail_gain=args.detail_gain)
+    except (CheckpointConfigError, UnsafeCheckpointError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.validation is not None:

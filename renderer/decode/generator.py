@@ -10,6 +10,8 @@ Options (defaults = the original model, whose weights load unchanged): ``upsampl
 (no 2-px checkerboard from nearest-neighbour blocks) and ``stem_blocks`` (ResBlocks at the latent
 grid's resolution, where capacity is cheap). The cpu2 recipe, ``channels=(160, 128, 64, 32, 16)``,
 ``stem_blocks=1``, bilinear: 0.98 M parameters, 3.94 GFLOP per 256² frame (1.22× the original).
+``detail_gain`` appends a fixed, weightless output filter (:class:`DetailStage`) that restores the
+finest octave the last bilinear stage attenuates.
 
 Two choices make a generator trained on small crops render large canvases (the first model, with
 GroupNorm and i.i.d. latents, did not — see DEVLOG):
@@ -43,6 +45,7 @@ class GeneratorConfig:
     upsample: str = "nearest"  # ×2 upsampling in every UpBlock: "nearest" or "bilinear"
     stem_blocks: int = 0  # extra ResBlocks at the latent grid's resolution (cheap capacity)
     padding_mode: str = "zeros"  # 3×3 convs' border: "zeros" or "reflect" (no edge cue)
+    detail_gain: float = 0.0  # DetailStage after the tanh (0: none, the original output)
 
     @property
     def scale(self) -> int:
@@ -76,6 +79,8 @@ class GeneratorConfig:
             )
         if self.stem_blocks < 0:
             raise ValueError(f"stem_blocks must be ≥ 0, not {self.stem_blocks}")
+        if not 0.0 <= self.detail_gain <= 2.0:
+            raise ValueError(f"generator detail_gain must be in [0, 2], not {self.detail_gain}")
         if self.padding_mode not in PADDING_MODES:
             raise ValueError(
                 f"generator padding_mode must be one of {sorted(PADDING_MODES)}, "
@@ -199,6 +204,34 @@ class UpBlock(nn.Module):
         return self.skip(x) + h
 
 
+class DetailStage(nn.Module):
+    """``clamp(y + gain · (y − B y), −1, 1)`` per colour channel, with ``B`` the 5×5 binomial
+    blur (σ ≈ 1 px, reflect border): an unsharp mask as one fixed depthwise convolution.
+
+    A bilinear ×2 upsampling halves the response near its output's Nyquist frequency, and the
+    16-channel convolutions after the last one do not make it back: the cpu4 generator's finest
+    Laplacian octave holds two thirds of the training images' energy (DEVLOG 2026-12-08). This
+    stage has no weights (the kernel is a non-persistent buffer), so a checkpoint loads with or
+    without it and ``gain`` lives in the generator's config."""
+
+    def __init__(self, gain: float, channels: int = 3) -> None:
+        super().__init__()
+        self.gain = float(gain)
+        taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+        kernel = -self.gain * (taps[:, None] * taps[None, :])
+        kernel[2, 2] += 1.0 + self.gain
+        self.register_buffer(
+            "kernel", kernel[None, None].repeat(channels, 1, 1, 1), persistent=False
+        )
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        padded = F.pad(y, (2, 2, 2, 2), mode="reflect")
+        return F.conv2d(padded, self.kernel.to(y.dtype), groups=y.shape[1]).clamp(-1.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return f"gain={self.gain}"
+
+
 class Generator(nn.Module):
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
@@ -220,6 +253,8 @@ class Generator(nn.Module):
             nn.SiLU(),
             conv3x3(ch[-1], 3, self.config),
         )
+        # absent without a gain, as stem_blocks: the original model's modules are unchanged
+        self.detail = DetailStage(self.config.detail_gain) if self.config.detail_gain else None
         self.checkpointing = False
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -232,7 +267,8 @@ class Generator(nn.Module):
                 x = checkpoint(block, x, use_reentrant=False)
             else:
                 x = block(x)
-        return torch.tanh(self.head(x))
+        y = torch.tanh(self.head(x))
+        return self.detail(y) if self.detail is not None else y
 
 
 def build_generator(config: dict | GeneratorConfig | None = None) -> Generator:
