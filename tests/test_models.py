@@ -237,6 +237,11 @@ def test_detail_stage_restores_the_finest_octave_and_adds_no_weights() -> None:
     torch.testing.assert_close(DetailStage(1.0)(ramp)[..., 2:-2], ramp[..., 2:-2])
     flat = torch.full((1, 3, 8, 8), 0.3)
     torch.testing.assert_close(DetailStage(1.0)(flat), flat)
+    # the renderer's channels_last layout is kept (the fast depthwise kernel), with equal values
+    nhwc = y.contiguous(memory_format=torch.channels_last)
+    out = sharp.detail(nhwc)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, sharp.detail(y.contiguous()), atol=1e-6, rtol=0)
     assert GeneratorConfig.from_dict(sharp.config.to_dict()).detail_gain == 0.75
     with pytest.raises(ValueError, match="detail_gain"):
         GeneratorConfig(detail_gain=-0.1)
