@@ -95,19 +95,24 @@ def test_colour_stats_of_known_images() -> None:
     assert stats[3].item() == pytest.approx(0.5)  # (red + green)/2 − blue
 
 
+def assert_pulls_fake_toward_real(regulariser, fake, real) -> None:
+    """A regulariser's gradient moves the fakes' statistics toward the reals' and never moves
+    the reals: one normalised gradient step lowers the loss."""
+    fake = fake.clone().requires_grad_(True)
+    target = real.clone().requires_grad_(True)
+    loss = regulariser(fake, target)
+    loss.backward()
+    assert target.grad is None and fake.grad.abs().sum() > 0
+    step = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
+    assert regulariser(step, real).item() < loss.item()
+
+
 def test_colour_regulariser() -> None:
     torch.manual_seed(3)
     real = torch.rand(4, 3, 16, 16) * 2 - 1
     assert colour_regulariser(real, real).item() == 0
     assert colour_regulariser(real * 0.1, real).item() > 0
-    # it pulls the fakes' statistics toward the reals' (and never moves the reals)
-    fake = (real * 0.1).requires_grad_(True)
-    target = real.clone().requires_grad_(True)
-    loss = colour_regulariser(fake, target)
-    loss.backward()
-    assert target.grad is None and fake.grad.abs().sum() > 0
-    step = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
-    assert colour_regulariser(step, real).item() < loss.item()
+    assert_pulls_fake_toward_real(colour_regulariser, real * 0.1, real)
 
 
 def test_band_energy_sees_a_blur_octave_by_octave() -> None:
@@ -128,10 +133,4 @@ def test_detail_regulariser_pulls_the_fakes_detail_to_the_reals() -> None:
     assert detail_regulariser(real * 0.5, real).item() == pytest.approx(
         math.log(0.5) ** 2, rel=1e-2
     )
-    fake = (real * 0.5).requires_grad_(True)
-    target = real.clone().requires_grad_(True)
-    loss = detail_regulariser(fake, target)
-    loss.backward()
-    assert target.grad is None and fake.grad.abs().sum() > 0
-    step = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
-    assert detail_regulariser(step, real).item() < loss.item()
+    assert_pulls_fake_toward_real(detail_regulariser, real * 0.5, real)
